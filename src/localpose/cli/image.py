@@ -1,0 +1,179 @@
+"""`localpose image`: poses in image files and folders, written as JSON, CSV, COCO and overlays."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from localpose.cli.common import add_estimator_arguments, estimator_options, model_options
+from localpose.draw import draw_poses
+from localpose.errors import InvalidInputError
+from localpose.estimate import PoseEstimator
+from localpose.export import coco_results, frame_to_dict, write_csv
+from localpose.images import load_image
+from localpose.result import PoseFrame
+
+__all__ = ["IMAGE_SUFFIXES", "register"]
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp"})
+FORMATS = ("json", "csv", "coco")
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "image",
+        help="estimate poses in images",
+        description=(
+            "Estimate poses in image files and folders (searched recursively for "
+            ".jpg .jpeg .png .webp .bmp). Without --out, prints one localpose JSON document "
+            "per image to standard output (JSON Lines)."
+        ),
+    )
+    parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="image files or folders")
+    parser.add_argument("-o", "--out", type=Path, metavar="DIR", help="output folder (created if needed)")
+    parser.add_argument(
+        "-f",
+        "--format",
+        default="json",
+        help="comma-separated outputs: json (one file per image), csv (keypoints.csv), "
+        "coco (coco_results.json); default json",
+    )
+    parser.add_argument("--draw", action="store_true", help="also write <name>.overlay.jpg/.png")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    add_estimator_arguments(parser)
+    parser.set_defaults(handler=run)
+
+
+def _formats(text: str) -> tuple[str, ...]:
+    chosen = tuple(dict.fromkeys(f.strip().lower() for f in text.split(",") if f.strip()))
+    unknown = [f for f in chosen if f not in FORMATS]
+    if unknown or not chosen:
+        raise SystemExit(
+            f"localpose image: error: unknown --format {','.join(unknown) or text!r}; "
+            f"choose from {','.join(FORMATS)}"
+        )
+    return chosen
+
+
+@dataclass
+class _Input:
+    path: Path
+    name: str
+    """Output name: the path relative to the folder it was found in, without suffix."""
+
+
+def collect_inputs(paths: list[Path]) -> tuple[list[_Input], list[str]]:
+    """Image files to process (folders expanded), and one message per path that cannot be used."""
+    inputs: list[_Input] = []
+    problems: list[str] = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            if not found:
+                problems.append(f"{path}: no images in this folder")
+            inputs.extend(_Input(p, str(p.relative_to(path).with_suffix(""))) for p in found)
+        elif path.is_file():
+            inputs.append(_Input(path, path.stem))
+        else:
+            problems.append(f"{path}: no such file or folder")
+    used: dict[str, int] = {}
+    for item in inputs:
+        count = used.get(item.name, 0) + 1
+        used[item.name] = count
+        if count > 1:
+            item.name = f"{item.name}-{count}"
+    return inputs, problems
+
+
+def _coco_image_id(item: _Input) -> int | str:
+    stem = item.path.stem
+    return int(stem) if stem.isdigit() else item.name
+
+
+@dataclass
+class _Outputs:
+    out: Path | None
+    formats: tuple[str, ...]
+    draw: bool
+    results: list[tuple[_Input, PoseFrame]] = field(default_factory=list)
+
+    def add(self, item: _Input, frame: PoseFrame, rgb) -> None:
+        self.results.append((item, frame))
+        if self.out is None:
+            print(json.dumps(frame_to_dict(frame, source=str(item.path)), separators=(",", ":")))
+            return
+        target = self.out / item.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if "json" in self.formats:
+            document = frame_to_dict(frame, source=str(item.path))
+            target.with_name(target.name + ".json").write_text(json.dumps(document, indent=1) + "\n")
+        if self.draw:
+            _write_overlay(target, item.path, rgb, frame)
+
+    def finish(self) -> None:
+        if self.out is None:
+            return
+        if "csv" in self.formats:
+            with (self.out / "keypoints.csv").open("w", newline="") as stream:
+                write_csv(stream, [], header=True)
+                for index, (item, frame) in enumerate(self.results):
+                    write_csv(stream, [frame], source=str(item.path), start_index=index, header=False)
+        if "coco" in self.formats:
+            entries = coco_results((_coco_image_id(item), frame) for item, frame in self.results)
+            (self.out / "coco_results.json").write_text(json.dumps(entries) + "\n")
+
+
+def _write_overlay(target: Path, source: Path, rgb, frame: PoseFrame) -> None:
+    from PIL import Image
+
+    drawn = Image.fromarray(draw_poses(rgb, frame))
+    if source.suffix.lower() in (".jpg", ".jpeg"):
+        drawn.save(target.with_name(target.name + ".overlay.jpg"), quality=92)
+    else:
+        drawn.save(target.with_name(target.name + ".overlay.png"))
+
+
+def run(args: argparse.Namespace) -> int:
+    from localpose.cli import EXIT_FAILED_INPUTS, EXIT_OK
+
+    formats = _formats(args.format)
+    inputs, problems = collect_inputs(args.paths)
+    for message in problems:
+        print(f"localpose: {message}", file=sys.stderr)
+    if not inputs:
+        return EXIT_FAILED_INPUTS
+    outputs = _Outputs(args.out, formats, args.draw)
+    failures = len(problems)
+    people = 0
+    with PoseEstimator(estimator_options(args), model_options(args)) as estimator:
+        started = time.perf_counter()
+        bar = tqdm(inputs, unit="img", disable=args.quiet or None, file=sys.stderr, leave=False)
+        for item in bar:
+            try:
+                rgb = load_image(item.path, estimator.limits)
+                frame = estimator.estimate(rgb)
+            except InvalidInputError as exc:
+                failures += 1
+                bar.write(f"localpose: {item.path}: {exc}", file=sys.stderr)
+                continue
+            people += len(frame)
+            outputs.add(item, frame, rgb)
+        elapsed = time.perf_counter() - started
+        outputs.finish()
+        model_name = estimator.model.name
+    done = len(outputs.results)
+    if not args.quiet:
+        per_image = f", {1000 * elapsed / done:.0f} ms/image" if done else ""
+        where = f" -> {args.out}" if args.out else ""
+        print(
+            f"localpose: {done} image(s) processed, {failures} failed, {people} people found"
+            f"{per_image} (model {model_name}){where}",
+            file=sys.stderr,
+        )
+    return EXIT_FAILED_INPUTS if failures else EXIT_OK

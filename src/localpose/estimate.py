@@ -1,0 +1,138 @@
+"""Pose estimators: the library's entry point from pixels to `PoseFrame`.
+
+`PoseEstimator` handles independent images (image mode, multi-person search).
+`VideoPoseEstimator` handles the frames of one video in order (video mode: MediaPipe
+tracks people between frames and skips the detector while tracking holds).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from localpose.engine import EngineSettings, MediaPipeEngine, PoseEngine, RunningMode
+from localpose.images import ImageSource, load_image, to_rgb
+from localpose.models import ModelBundle, load_model
+from localpose.multiperson import search_people
+from localpose.options import EstimatorOptions, ImageLimits, ModelOptions
+from localpose.result import PoseFrame
+
+__all__ = ["PoseEstimator", "VideoPoseEstimator", "engine_settings"]
+
+
+def engine_settings(options: EstimatorOptions) -> EngineSettings:
+    """The landmarker graph settings that carry out these estimator options."""
+    return EngineSettings(
+        num_poses=options.num_poses,
+        min_detection_confidence=options.min_detection_confidence,
+        min_presence_confidence=options.min_presence_confidence,
+        min_tracking_confidence=options.min_tracking_confidence,
+        segmentation=options.segmentation,
+    )
+
+
+@dataclass
+class _EngineOwner:
+    """Shared set-up of the two estimators: options, model and one engine."""
+
+    options: EstimatorOptions
+    model: ModelBundle
+    engine: PoseEngine
+
+    @classmethod
+    def create(
+        cls,
+        options: EstimatorOptions | None,
+        model: ModelBundle | ModelOptions | None,
+        mode: RunningMode,
+    ) -> _EngineOwner:
+        options = options or EstimatorOptions()
+        bundle = model if isinstance(model, ModelBundle) else load_model(model)
+        engine = MediaPipeEngine(bundle.data, engine_settings(options), mode)
+        return cls(options, bundle, engine)
+
+
+class PoseEstimator:
+    """Estimate poses in independent images (MediaPipe image mode).
+
+    >>> with PoseEstimator(EstimatorOptions(num_poses=5)) as estimator:  # doctest: +SKIP
+    ...     frame = estimator.estimate("group.jpg")
+    """
+
+    def __init__(
+        self,
+        options: EstimatorOptions | None = None,
+        model: ModelBundle | ModelOptions | None = None,
+        limits: ImageLimits | None = None,
+    ) -> None:
+        self._owner = _EngineOwner.create(options, model, "image")
+        self.limits = limits or ImageLimits()
+
+    @property
+    def options(self) -> EstimatorOptions:
+        return self._owner.options
+
+    @property
+    def model(self) -> ModelBundle:
+        return self._owner.model
+
+    def estimate(self, image: ImageSource) -> PoseFrame:
+        """Poses in one image given as an RGB array, encoded bytes or a file path."""
+        rgb = load_image(image, self.limits)
+        options = self._owner.options
+        use_search = options.multi_person == "search" or (
+            options.multi_person == "auto" and options.num_poses > 1
+        )
+        if use_search:
+            return search_people(self._owner.engine, rgb, options.num_poses)
+        return self._owner.engine.process(rgb)
+
+    def close(self) -> None:
+        self._owner.engine.close()
+
+    def __enter__(self) -> PoseEstimator:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class VideoPoseEstimator:
+    """Estimate poses in the frames of one video, in order (MediaPipe video mode)."""
+
+    def __init__(
+        self,
+        options: EstimatorOptions | None = None,
+        model: ModelBundle | ModelOptions | None = None,
+    ) -> None:
+        self._owner = _EngineOwner.create(options, model, "video")
+        self._last_engine_ms: int | None = None
+
+    @property
+    def options(self) -> EstimatorOptions:
+        return self._owner.options
+
+    @property
+    def model(self) -> ModelBundle:
+        return self._owner.model
+
+    def estimate(self, rgb: np.ndarray, timestamp_ms: float) -> PoseFrame:
+        """Poses in the next frame; `timestamp_ms` is the frame's real presentation time."""
+        rgb = to_rgb(rgb)
+        # MediaPipe wants strictly increasing integer milliseconds; keep the real time in the result.
+        engine_ms = round(timestamp_ms)
+        if self._last_engine_ms is not None and engine_ms <= self._last_engine_ms:
+            engine_ms = self._last_engine_ms + 1
+        self._last_engine_ms = engine_ms
+        frame = self._owner.engine.process(rgb, engine_ms)
+        return frame.replace(timestamp_ms=float(timestamp_ms))
+
+    def close(self) -> None:
+        self._owner.engine.close()
+
+    def __enter__(self) -> VideoPoseEstimator:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

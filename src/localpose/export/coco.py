@@ -1,0 +1,57 @@
+"""COCO keypoint *results* format: what COCO's evaluator and most peers read.
+
+One entry per person: {"image_id", "category_id": 1, "keypoints": [x, y, s] * 17, "score"},
+where x, y are pixels and s is the landmark's visibility (COCO's evaluator ignores s).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from localpose.result import PoseFrame
+from localpose.schema import COCO17_FROM_LANDMARKS
+
+__all__ = ["coco_results", "read_coco_results"]
+
+_COCO = np.asarray(COCO17_FROM_LANDMARKS)
+
+
+def coco_results(frames: Iterable[tuple[int | str, PoseFrame]]) -> list[dict[str, Any]]:
+    """COCO results entries for (image_id, frame) pairs."""
+    results = []
+    for image_id, frame in frames:
+        for i in range(len(frame)):
+            xy = frame.xy[i, _COCO]
+            s = frame.visibility[i, _COCO]
+            keypoints = np.column_stack([xy, s]).round(3).reshape(-1)
+            x1, y1, x2, y2 = (float(v) for v in frame.boxes[i])
+            entry: dict[str, Any] = {
+                "image_id": image_id,
+                "category_id": 1,
+                "keypoints": [float(v) for v in keypoints],
+                "score": round(float(frame.score[i]), 4),
+                "bbox": [round(x1, 2), round(y1, 2), round(x2 - x1, 2), round(y2 - y1, 2)],
+            }
+            if frame.track_id[i] >= 0:
+                entry["track_id"] = int(frame.track_id[i])
+            results.append(entry)
+    return results
+
+
+def read_coco_results(
+    entries: list[dict[str, Any]],
+) -> dict[int | str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per image_id: (keypoints (n, 17, 2), keypoint scores (n, 17), person scores (n,))."""
+    grouped: dict[int | str, list[dict[str, Any]]] = {}
+    for entry in entries:
+        if entry.get("category_id") != 1 or len(entry.get("keypoints", ())) != 51:
+            raise ValueError("not a COCO person keypoint result (needs category_id 1 and 51 values)")
+        grouped.setdefault(entry["image_id"], []).append(entry)
+    out = {}
+    for image_id, people in grouped.items():
+        kp = np.asarray([p["keypoints"] for p in people], dtype=np.float32).reshape(-1, 17, 3)
+        out[image_id] = (kp[:, :, :2], kp[:, :, 2], np.asarray([p["score"] for p in people]))
+    return out

@@ -1,0 +1,137 @@
+"""CSV in long layout: one row per (frame, person, landmark).
+
+A frame without people still gets one row, with the person and landmark fields empty, so
+the frame count survives. Columns are `CSV_COLUMNS`; docs/formats.md explains them.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+
+from localpose.result import PoseFrame
+from localpose.schema import LANDMARK_NAMES, NUM_LANDMARKS
+
+__all__ = ["CSV_COLUMNS", "read_csv", "write_csv"]
+
+CSV_COLUMNS = (
+    "source",
+    "frame_index",
+    "timestamp_ms",
+    "image_width",
+    "image_height",
+    "person",
+    "track_id",
+    "score",
+    "flags",
+    "landmark_index",
+    "landmark",
+    "x",
+    "y",
+    "x_norm",
+    "y_norm",
+    "z",
+    "visibility",
+    "presence",
+    "world_x",
+    "world_y",
+    "world_z",
+)
+
+
+def _rows(frame: PoseFrame, source: str, frame_index: int) -> Iterable[list[object]]:
+    head = [source, frame_index, f"{frame.timestamp_ms:.3f}", frame.width, frame.height]
+    if len(frame) == 0:
+        yield head + [""] * (len(CSV_COLUMNS) - len(head))
+        return
+    norm = frame.xy_norm
+    for i in range(len(frame)):
+        track = "" if frame.track_id[i] < 0 else int(frame.track_id[i])
+        person = [i, track, f"{frame.score[i]:.4f}", "|".join(frame.flags[i])]
+        for k, name in enumerate(LANDMARK_NAMES):
+            yield (
+                head
+                + person
+                + [
+                    k,
+                    name,
+                    f"{frame.xy[i, k, 0]:.3f}",
+                    f"{frame.xy[i, k, 1]:.3f}",
+                    f"{norm[i, k, 0]:.6f}",
+                    f"{norm[i, k, 1]:.6f}",
+                    f"{frame.z[i, k]:.6f}",
+                    f"{frame.visibility[i, k]:.4f}",
+                    f"{frame.presence[i, k]:.4f}",
+                    f"{frame.world[i, k, 0]:.5f}",
+                    f"{frame.world[i, k, 1]:.5f}",
+                    f"{frame.world[i, k, 2]:.5f}",
+                ]
+            )
+
+
+def write_csv(
+    stream: IO[str],
+    frames: Iterable[PoseFrame],
+    source: str = "",
+    start_index: int = 0,
+    header: bool = True,
+) -> int:
+    """Write frames to a text stream (open it with newline=''); returns the frame count."""
+    writer = csv.writer(stream)
+    if header:
+        writer.writerow(CSV_COLUMNS)
+    count = 0
+    for count, frame in enumerate(frames, start=1):
+        writer.writerows(_rows(frame, source, start_index + count - 1))
+    return count
+
+
+def read_csv(path: str | Path) -> list[tuple[str, int, PoseFrame]]:
+    """(source, frame_index, frame) for every frame in a localpose CSV, in file order."""
+    grouped: dict[tuple[str, int], list[dict[str, str]]] = {}
+    with Path(path).open(newline="") as stream:
+        reader = csv.DictReader(stream)
+        missing = set(CSV_COLUMNS) - set(reader.fieldnames or ())
+        if missing:
+            raise ValueError(f"not a localpose CSV: missing columns {sorted(missing)}")
+        for row in reader:
+            grouped.setdefault((row["source"], int(row["frame_index"])), []).append(row)
+    return [(source, index, _frame(rows)) for (source, index), rows in grouped.items()]
+
+
+def _frame(rows: list[dict[str, str]]) -> PoseFrame:
+    first = rows[0]
+    size = (int(first["image_width"]), int(first["image_height"]))
+    timestamp = float(first["timestamp_ms"])
+    people = [r for r in rows if r["person"] != ""]
+    if not people:
+        return PoseFrame.empty(size, timestamp)
+    n = max(int(r["person"]) for r in people) + 1
+    values = np.zeros((n, NUM_LANDMARKS, 8), dtype=np.float32)
+    score = np.zeros(n, dtype=np.float32)
+    track = np.full(n, -1, dtype=np.int64)
+    flags: list[tuple[str, ...]] = [()] * n
+    for r in people:
+        i, k = int(r["person"]), int(r["landmark_index"])
+        values[i, k] = [
+            float(r[c]) for c in ("x", "y", "z", "visibility", "presence", "world_x", "world_y", "world_z")
+        ]
+        score[i] = float(r["score"])
+        track[i] = int(r["track_id"]) if r["track_id"] else -1
+        flags[i] = tuple(f for f in r["flags"].split("|") if f)
+    return PoseFrame(
+        image_size=size,
+        xy=values[:, :, 0:2],
+        z=values[:, :, 2],
+        visibility=values[:, :, 3],
+        presence=values[:, :, 4],
+        world=values[:, :, 5:8],
+        score=score,
+        track_id=track,
+        timestamp_ms=timestamp,
+        flags=flags,
+    )

@@ -1,0 +1,60 @@
+"""Shared fixtures: the real data in ../shared/data and one real model for the session."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from localpose.models import ModelBundle, load_model
+from localpose.options import ModelOptions
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _find_data_dir() -> Path:
+    """$LOCALPOSE_TEST_DATA, else ../shared/data beside the checkout (the project's layout)."""
+    candidates = [os.environ.get("LOCALPOSE_TEST_DATA"), REPO.parent / "shared" / "data"]
+    for candidate in candidates:
+        if candidate and (Path(candidate) / "SOURCES.md").is_file():
+            return Path(candidate)
+    raise RuntimeError(
+        "test data not found: set LOCALPOSE_TEST_DATA to the shared data folder "
+        f"(looked in {', '.join(str(c) for c in candidates if c)})"
+    )
+
+
+DATA = _find_data_dir()
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    return DATA
+
+
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("model-cache")
+
+
+@pytest.fixture(scope="session")
+def model(model_cache: Path) -> ModelBundle:
+    """The bundled full model, built once per session into a fresh cache."""
+    return load_model(ModelOptions(cache_dir=model_cache))
+
+
+@pytest.fixture(scope="session")
+def pose_jpg() -> Path:
+    return DATA / "mediapipe" / "pose.jpg"
+
+
+@pytest.fixture(scope="session")
+def pose_expected() -> dict:
+    return json.loads((DATA / "mediapipe" / "pose_expected.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def coco_truth() -> dict:
+    return json.loads((DATA / "images" / "coco" / "coco_person_keypoints.json").read_text())
