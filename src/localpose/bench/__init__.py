@@ -1,0 +1,1 @@
+"""Benchmarks behind `localpose bench`: side-by-side runs in one process tree, JSON results."""
