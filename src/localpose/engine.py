@@ -8,7 +8,9 @@ A faster runtime can replace it by providing another `PoseEngine`.
 
 from __future__ import annotations
 
+import gc
 import io
+import warnings
 import zipfile
 from dataclasses import dataclass
 from importlib import metadata
@@ -102,7 +104,12 @@ def _with_image_metadata(model: bytes, mean: float, std: float, name: str) -> by
     writer.add_image_input(norm_mean=[mean], norm_std=[std])
     for _ in writer_utils.get_output_tensor_types(buffer):
         writer.add_feature_output()
-    tflite, _json = writer.populate()
+    try:
+        tflite, _json = writer.populate()
+    finally:
+        # The writer keeps a TemporaryDirectory that it only removes when garbage collected,
+        # which warns (ResourceWarning); remove it deterministically instead.
+        writer._temp_folder.cleanup()
     return bytes(tflite)
 
 
@@ -112,10 +119,14 @@ def build_task_bundle(detector: bytes, landmarks: bytes) -> bytes:
         AlignZipFile,
     )
 
-    entries = {
-        BUNDLE_ENTRIES[0]: _with_image_metadata(detector, *_DETECTOR_NORM, "pose_detector"),
-        BUNDLE_ENTRIES[1]: _with_image_metadata(landmarks, *_LANDMARKS_NORM, "pose_landmarks"),
-    }
+    with warnings.catch_warnings():
+        # mediapipe's metadata populator leaves temp files open; collect them here, quietly.
+        warnings.simplefilter("ignore", ResourceWarning)
+        entries = {
+            BUNDLE_ENTRIES[0]: _with_image_metadata(detector, *_DETECTOR_NORM, "pose_detector"),
+            BUNDLE_ENTRIES[1]: _with_image_metadata(landmarks, *_LANDMARKS_NORM, "pose_landmarks"),
+        }
+        gc.collect()
     out = io.BytesIO()
     with AlignZipFile(out, mode="w", alignment=_ZIP_ALIGNMENT) as bundle:
         for name, data in entries.items():

@@ -40,7 +40,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "-f",
         "--format",
-        default="json",
+        type=_formats,
+        default=("json",),
         help="comma-separated outputs: json (one file per image), csv (keypoints.csv), "
         "coco (coco_results.json); default json",
     )
@@ -51,12 +52,12 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def _formats(text: str) -> tuple[str, ...]:
+    """--format value: a comma-separated subset of FORMATS."""
     chosen = tuple(dict.fromkeys(f.strip().lower() for f in text.split(",") if f.strip()))
     unknown = [f for f in chosen if f not in FORMATS]
     if unknown or not chosen:
-        raise SystemExit(
-            f"localpose image: error: unknown --format {','.join(unknown) or text!r}; "
-            f"choose from {','.join(FORMATS)}"
+        raise argparse.ArgumentTypeError(
+            f"unknown format {','.join(unknown) or text}; choose from {','.join(FORMATS)}"
         )
     return chosen
 
@@ -142,7 +143,7 @@ def _write_overlay(target: Path, source: Path, rgb, frame: PoseFrame) -> None:
 def run(args: argparse.Namespace) -> int:
     from localpose.cli import EXIT_FAILED_INPUTS, EXIT_OK
 
-    formats = _formats(args.format)
+    formats = args.format
     inputs, problems = collect_inputs(args.paths)
     for message in problems:
         print(f"localpose: {message}", file=sys.stderr)

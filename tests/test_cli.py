@@ -1,0 +1,105 @@
+"""The CLI in-process: outputs written, exit codes, one line per bad input."""
+
+import csv
+import io
+import json
+import shutil
+
+import pytest
+
+from localpose.cli import EXIT_FAILED_INPUTS, EXIT_OK, EXIT_USAGE, main
+from localpose.cli.nativelog import _ROUTINE
+
+
+@pytest.fixture
+def photos(tmp_path, data_dir):
+    folder = tmp_path / "in"
+    (folder / "sub").mkdir(parents=True)
+    shutil.copy(data_dir / "mediapipe" / "pose.jpg", folder / "pose.jpg")
+    shutil.copy(data_dir / "images" / "coco" / "000000000785.jpg", folder / "sub" / "000000000785.jpg")
+    (folder / "broken.jpg").write_bytes((data_dir / "mediapipe" / "pose.jpg").read_bytes()[:5000])
+    return folder
+
+
+def test_image_folder_with_all_formats(photos, tmp_path, model_cache, capsys):
+    out = tmp_path / "out"
+    argv = [
+        "image",
+        str(photos),
+        "-o",
+        str(out),
+        "-f",
+        "json,csv,coco",
+        "--draw",
+        "--model-cache",
+        str(model_cache),
+    ]
+    code = main(argv)
+    captured = capsys.readouterr()
+    assert code == EXIT_FAILED_INPUTS, "one input is broken"
+    errors = [line for line in captured.err.splitlines() if "broken.jpg" in line]
+    assert len(errors) == 1 and "truncated or corrupt" in errors[0]
+    assert "2 image(s) processed, 1 failed, 2 people found" in captured.err
+    # the good inputs were still written
+    document = json.loads((out / "pose.json").read_text())
+    assert len(document["people"]) == 1 and document["image"] == {"width": 1000, "height": 667}
+    assert (out / "sub" / "000000000785.json").is_file()
+    assert (out / "pose.overlay.jpg").stat().st_size > 10_000
+    rows = list(csv.DictReader(io.StringIO((out / "keypoints.csv").read_text())))
+    assert len(rows) == 2 * 33 and {r["source"] for r in rows} == {
+        str(photos / "pose.jpg"),
+        str(photos / "sub" / "000000000785.jpg"),
+    }
+    coco = json.loads((out / "coco_results.json").read_text())
+    assert sorted(str(e["image_id"]) for e in coco) == ["785", "pose"]
+
+
+def test_image_to_stdout_is_json_lines(data_dir, model_cache, capsys):
+    code = main(["image", str(data_dir / "mediapipe" / "pose.jpg"), "-q", "--model-cache", str(model_cache)])
+    lines = capsys.readouterr().out.splitlines()
+    assert code == EXIT_OK and len(lines) == 1
+    assert json.loads(lines[0])["people"][0]["landmarks"][0]["name"] == "nose"
+
+
+def test_missing_input_and_bad_options(tmp_path, model_cache, capsys):
+    assert (
+        main(["image", str(tmp_path / "nope.jpg"), "--model-cache", str(model_cache)]) == EXIT_FAILED_INPUTS
+    )
+    assert "nope.jpg: no such file or folder" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        main(["image", "x.jpg", "--num-poses", "11"])
+    assert exit_info.value.code == EXIT_USAGE
+    with pytest.raises(SystemExit) as exit_info:
+        main(["image", "x.jpg", "-f", "json,xml"])
+    assert exit_info.value.code == EXIT_USAGE
+    assert "unknown format xml; choose from json,csv,coco" in capsys.readouterr().err
+
+
+def test_bad_model_file_is_one_clear_line(tmp_path, data_dir, capsys):
+    bad = tmp_path / "bad.task"
+    bad.write_bytes(b"nope")
+    assert main(["image", str(data_dir / "mediapipe" / "pose.jpg"), "--model", str(bad)]) == EXIT_USAGE
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"localpose: error: {bad} is not a PoseLandmarker .task bundle (not a zip file)"]
+
+
+def test_doctor(model_cache, capsys):
+    assert main(["doctor", "--model-cache", str(model_cache)]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "mediapipe      0.10.21" in out
+    assert "network        blocked" in out and "doctor: all good" in out
+    assert "1 person(s)" in out
+
+
+@pytest.mark.parametrize(
+    ("line", "hidden"),
+    [
+        (b"W0000 00:00:1795491768.939032    2831 inference_feedback_manager.cc:114] Feedback\n", True),
+        (b"I0000 00:00:1795491768.707257    2813 task_runner.cc:85] GPU suport\n", True),
+        (b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\n", True),
+        (b"E0000 00:00:1795491768.939032    2831 calculator_graph.cc:887] failed\n", False),
+        (b"localpose: error: something\n", False),
+    ],
+)
+def test_native_log_filter_hides_only_routine_lines(line, hidden):
+    assert bool(_ROUTINE.match(line)) is hidden
