@@ -50,7 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    if args.verbose < 2 and not args.native_logs and sys.stderr.isatty():
+    if args.verbose < 2 and not args.native_logs:
         filter_native_stderr()
     try:
         return int(args.handler(args))

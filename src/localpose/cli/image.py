@@ -173,7 +173,8 @@ def run(args: argparse.Namespace) -> int:
         per_image = f", {1000 * elapsed / done:.0f} ms/image" if done else ""
         where = f" -> {args.out}" if args.out else ""
         print(
-            f"localpose: {done} image(s) processed, {failures} failed, {people} people found"
+            f"localpose: {done} image(s) processed, {failures} failed, "
+            f"{people} {'person' if people == 1 else 'people'} found"
             f"{per_image} (model {model_name}){where}",
             file=sys.stderr,
         )

@@ -1,12 +1,14 @@
 """Keep MediaPipe's native (absl/glog/TFLite) chatter off the user's terminal.
 
 Those lines are written by C++ straight to file descriptor 2, so Python logging cannot
-silence them. We point fd 2 at a pipe, give Python's own `sys.stderr` a duplicate of
-the real terminal, and a thread forwards native lines except routine INFO/WARNING ones.
+silence them. We point fd 2 at a pipe and a thread forwards everything except routine
+native INFO/WARNING lines to the real stderr; errors (E/F lines) and our own output pass.
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import os
 import re
 import sys
@@ -15,24 +17,38 @@ import threading
 __all__ = ["filter_native_stderr"]
 
 _ROUTINE = re.compile(rb"^(?:[IW]\d{4} |INFO: |WARNING: All log messages before absl::InitializeLog)")
+_state = {"installed": False}
 
 
 def _forward(read_fd: int, real_fd: int) -> None:
-    with os.fdopen(read_fd, "rb") as pipe:
-        for line in pipe:
-            if not _ROUTINE.match(line):
-                os.write(real_fd, line)
+    while chunk := os.read(read_fd, 65536):
+        # Pipe writes up to 4 KiB are atomic, so a native log line arrives whole.
+        kept = b"".join(piece for piece in chunk.splitlines(keepends=True) if not _ROUTINE.match(piece))
+        if kept:
+            os.write(real_fd, kept)
 
 
 def filter_native_stderr() -> None:
-    """Drop routine native log lines from now on; errors (E/F lines) still get through."""
+    """From now on, drop routine native log lines written to this process's stderr."""
+    if _state["installed"]:
+        return
     try:
         sys.stderr.flush()
         real_fd = os.dup(2)
         read_fd, write_fd = os.pipe()
-    except OSError:
+    except (OSError, ValueError):
         return
     os.dup2(write_fd, 2)
     os.close(write_fd)
-    sys.stderr = os.fdopen(os.dup(real_fd), "w", buffering=1, encoding="utf-8", errors="replace")
-    threading.Thread(target=_forward, args=(read_fd, real_fd), daemon=True, name="native-log").start()
+    forwarder = threading.Thread(target=_forward, args=(read_fd, real_fd), daemon=True, name="native-log")
+    forwarder.start()
+    _state["installed"] = True
+
+    def restore() -> None:
+        """At exit: put the real stderr back, which closes the pipe, and let the thread drain it."""
+        with contextlib.suppress(OSError, ValueError):
+            sys.stderr.flush()
+        os.dup2(real_fd, 2)
+        forwarder.join(timeout=2)
+
+    atexit.register(restore)

@@ -26,7 +26,7 @@ def coco_results(frames: Iterable[tuple[int | str, PoseFrame]]) -> list[dict[str
         for i in range(len(frame)):
             xy = frame.xy[i, _COCO]
             s = frame.visibility[i, _COCO]
-            keypoints = np.column_stack([xy, s]).round(3).reshape(-1)
+            keypoints = np.column_stack([xy, s]).astype(np.float64).round(3).reshape(-1)
             x1, y1, x2, y2 = (float(v) for v in frame.boxes[i])
             entry: dict[str, Any] = {
                 "image_id": image_id,
