@@ -15,8 +15,12 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def _find_data_dir() -> Path:
-    """$LOCALPOSE_TEST_DATA, else ../shared/data beside the checkout (the project's layout)."""
-    candidates = [os.environ.get("LOCALPOSE_TEST_DATA"), REPO.parent / "shared" / "data"]
+    """$LOCALPOSE_TEST_DATA, else ../shared/data beside the checkout, else /work/shared/data."""
+    candidates = [
+        os.environ.get("LOCALPOSE_TEST_DATA"),
+        REPO.parent / "shared" / "data",
+        Path("/work/shared/data"),
+    ]
     for candidate in candidates:
         if candidate and (Path(candidate) / "SOURCES.md").is_file():
             return Path(candidate)
