@@ -263,8 +263,14 @@ def angle_rows(
     start_index: int = 0,
     min_visibility: float = 0.5,
 ) -> Iterable[list[object]]:
-    """Rows ``ANGLE_CSV_HEAD + ANGLE_NAMES``, one per (frame, person, space); empty cell: not measured."""
+    """Rows ``ANGLE_CSV_HEAD + ANGLE_NAMES``, one per (frame, person, space); empty cell: not measured.
+
+    A frame without people gets one row with empty person, space and angle cells.
+    """
     for offset, frame in enumerate(frames):
+        if len(frame) == 0:  # one empty row keeps the frame count, as in the keypoints CSV
+            yield [source, start_index + offset, f"{frame.timestamp_ms:.3f}", "", "", "", *[""] * len(ANGLES)]
+            continue
         per_space = {s: frame_angles(frame, s, min_visibility) for s in spaces}
         for i in range(len(frame)):
             track = "" if frame.track_id[i] < 0 else int(frame.track_id[i])

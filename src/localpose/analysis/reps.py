@@ -55,6 +55,10 @@ __all__ = [
 
 State = Literal["unknown", "rest", "moving", "peak"]
 
+BOTTOM_BAND_DEG = 5.0
+"""Form measures "at the deepest point" take the median over the samples whose smoothed
+signal is within this many degrees of its peak (robust to single noisy frames)."""
+
 
 @dataclass
 class _Window:
@@ -70,6 +74,11 @@ class _Window:
     @property
     def peak(self) -> int:
         return int(np.nanargmax(self.signal))
+
+    @property
+    def bottom(self) -> np.ndarray:
+        """Samples at the deepest point: within `BOTTOM_BAND_DEG` of the peak of the smoothed signal."""
+        return np.flatnonzero(self.signal >= np.nanmax(self.signal) - BOTTOM_BAND_DEG)
 
     def angle(self, name: str, space: Space = "world") -> np.ndarray:
         source = self.world_angles if space == "world" else self.image_angles
@@ -138,16 +147,26 @@ def _peak_signal(w: _Window) -> float:
     return float(np.nanmax(w.signal))
 
 
-def _thigh_depth(w: _Window) -> float:
-    """Highest thigh elevation reached (degrees, world): 0 is thighs parallel to the floor.
+def _median(values: np.ndarray) -> float:
+    finite = values[np.isfinite(values)]
+    return float(np.median(finite)) if finite.size else math.nan
 
-    Per sample the more horizontal thigh counts (the front leg in a lunge); both are about
-    equal in a squat.
-    """
-    thighs = np.stack([w.angle("left_thigh"), w.angle("right_thigh")], axis=1)
-    if not np.isfinite(thighs).any():
-        return math.nan
-    return float(np.nanmax(thighs))
+
+def _thigh_depth(w: _Window) -> float:
+    """Thigh elevation at the deepest point (degrees, world; 0 = parallel to the floor), mean of both."""
+    thighs = np.stack([w.angle("left_thigh"), w.angle("right_thigh")], axis=1)[w.bottom]
+    with np.errstate(invalid="ignore"):
+        per_sample = np.nanmean(np.where(np.isfinite(thighs), thighs, np.nan), axis=1)
+    return _median(per_sample)
+
+
+def _front_thigh_depth(w: _Window) -> float:
+    """Elevation of the more horizontal (front) thigh at the deepest point (degrees, world)."""
+    thighs = np.stack([w.angle("left_thigh"), w.angle("right_thigh")], axis=1)[w.bottom]
+    front = np.where(
+        np.isfinite(thighs).any(axis=1), np.nanmax(np.nan_to_num(thighs, nan=-180.0), axis=1), np.nan
+    )
+    return _median(front)
 
 
 def _duration_s(w: _Window) -> float:
@@ -169,15 +188,20 @@ def _trunk_swing(w: _Window) -> float:
 
 
 def _knee_ankle_width_ratio(w: _Window) -> float:
-    p = w.world[w.peak]
-    knees = np.linalg.norm(_horizontal(p[_L["left_knee"]] - p[_L["right_knee"]]))
-    ankles = np.linalg.norm(_horizontal(p[_L["left_ankle"]] - p[_L["right_ankle"]]))
-    return float(knees / ankles) if ankles > 0 else math.nan
+    """Knee distance over ankle distance (horizontal, world) at the deepest point."""
+    p = w.world[w.bottom]
+    knees = np.linalg.norm(_horizontal(p[:, _L["left_knee"]] - p[:, _L["right_knee"]]), axis=1)
+    ankles = np.linalg.norm(_horizontal(p[:, _L["left_ankle"]] - p[:, _L["right_ankle"]]), axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return _median(np.where(ankles > 0, knees / ankles, np.nan))
 
 
 def _knee_travel(w: _Window) -> float:
     """How far the knee is ahead of the toe tip at the deepest point, in shank lengths (mean of sides)."""
-    p, vis = w.world[w.peak], w.visibility[w.peak]
+    return _median(np.array([_knee_travel_at(w.world[k], w.visibility[k]) for k in w.bottom]))
+
+
+def _knee_travel_at(p: np.ndarray, vis: np.ndarray) -> float:
     values = []
     for side in ("left", "right"):
         knee, ankle = _L[f"{side}_knee"], _L[f"{side}_ankle"]
@@ -223,7 +247,8 @@ def _mean_sides(w: _Window, base: str, row: int) -> float:
 
 
 def _elbow_flare(w: _Window) -> float:
-    return _mean_sides(w, "shoulder", w.peak)
+    """Angle between upper arms and trunk (world) at the deepest point, mean of the visible sides."""
+    return _median(np.array([_mean_sides(w, "shoulder", k) for k in w.bottom]))
 
 
 def _ankle_spread(w: _Window) -> float:
@@ -294,7 +319,7 @@ EXERCISES: dict[str, ExerciseSpec] = {
             checks=(
                 _check("shallow", "thigh_elevation_deg", "deg", "<", -30,
                        "the front thigh stays more than 30 degrees above parallel to the floor",
-                       _thigh_depth),
+                       _front_thigh_depth),
                 _check("forward_lean", "trunk_lean_deg", "deg", ">", 30,
                        "trunk more than 30 degrees from vertical", _max_trunk_lean),
                 _rushed(1.0),

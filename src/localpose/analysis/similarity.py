@@ -62,7 +62,7 @@ class SimilarityOptions:
     """How poses are compared."""
 
     space: Space = "image"
-    tolerance: float = 0.1
+    tolerance: float = 0.15
     """Aligned distance (in pose sizes) at which a joint keeps exp(-1/2) = 61% of its weight."""
     min_visibility: float = 0.5
     """Landmarks less visible than this in either pose are left out."""
@@ -121,7 +121,8 @@ class SimilarityReport:
     scale: float
     """Size of the compared pose over the reference's (image: pixels; world: metres)."""
     rotation_deg: float
-    """Angle of the rotation that aligns the compared pose onto the reference."""
+    """Rotation that turns the compared pose onto the reference: image, degrees anticlockwise
+    on screen; world, the angle of the 3D rotation (0 to 180)."""
     mirrored: bool
     """True when the mirror image of the compared pose matched better (allow_mirror)."""
 
@@ -220,8 +221,8 @@ def _mirrored(
 
 
 def _rotation_angle(rotation: np.ndarray) -> float:
-    if rotation.shape[-1] == 2:
-        return float(np.degrees(np.arctan2(rotation[1, 0], rotation[0, 0])))
+    if rotation.shape[-1] == 2:  # image y points down: a mathematically positive turn is clockwise
+        return float(-np.degrees(np.arctan2(rotation[1, 0], rotation[0, 0])))
     cos = (np.trace(rotation) - 1.0) / 2.0
     return float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))))
 
