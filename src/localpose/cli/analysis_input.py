@@ -1,0 +1,95 @@
+"""Where the analysis commands get poses from: images, videos, or localpose exports.
+
+Images go through `PoseEstimator`, videos through `localpose.video.estimate_video` (tracked),
+and files written by localpose (``.json``, ``.jsonl``, keypoints ``.csv``) are read back
+without running the model, so an analysis can be repeated on saved poses.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from localpose.cli.common import add_estimator_arguments, estimator_options, model_options
+from localpose.cli.image import IMAGE_SUFFIXES
+from localpose.errors import InvalidInputError
+from localpose.result import PoseFrame
+
+__all__ = [
+    "EXPORT_SUFFIXES",
+    "PoseLoader",
+    "add_input_arguments",
+    "is_image",
+    "load_poses",
+]
+
+EXPORT_SUFFIXES = frozenset({".json", ".jsonl", ".csv"})
+
+
+def add_input_arguments(parser: argparse.ArgumentParser, track: bool = True) -> None:
+    if track:
+        parser.add_argument(
+            "--track",
+            type=int,
+            metavar="ID",
+            help="the track id of the person to analyse (default: the one seen in most frames)",
+        )
+    add_estimator_arguments(parser)
+
+
+def is_image(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_SUFFIXES
+
+
+def load_poses(path: Path, args: argparse.Namespace) -> list[PoseFrame]:
+    """Frames of an image (one), a video (all, tracked) or a localpose export file."""
+    with PoseLoader(args) as loader:
+        return loader.load(path)
+
+
+class PoseLoader:
+    """Loads many inputs with one image estimator (opened on first use) for all the images."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self._estimator = None
+
+    def load(self, path: Path) -> list[PoseFrame]:
+        if not path.is_file():
+            raise InvalidInputError(f"{path}: no such file")
+        suffix = path.suffix.lower()
+        if suffix in EXPORT_SUFFIXES:
+            return _read_export(path)
+        if suffix in IMAGE_SUFFIXES:
+            if self._estimator is None:
+                from localpose.estimate import PoseEstimator
+
+                self._estimator = PoseEstimator(estimator_options(self.args), model_options(self.args))
+            return [self._estimator.estimate(path)]
+        from localpose.video import estimate_video
+
+        return list(estimate_video(path, estimator_options(self.args), model_options(self.args)))
+
+    def close(self) -> None:
+        if self._estimator is not None:
+            self._estimator.close()
+            self._estimator = None
+
+    def __enter__(self) -> PoseLoader:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def _read_export(path: Path) -> list[PoseFrame]:
+    from localpose.export import read_csv, read_json, read_jsonl
+
+    try:
+        if path.suffix.lower() == ".jsonl":
+            return list(read_jsonl(path))
+        if path.suffix.lower() == ".json":
+            return [read_json(path)]
+        return [frame for _, _, frame in read_csv(path)]
+    except (ValueError, KeyError) as exc:
+        raise InvalidInputError(f"{path}: not a localpose export ({exc})") from exc
