@@ -20,7 +20,6 @@ body's motion relative to its hips, not its travel across the floor.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -435,6 +434,3 @@ def landmark_positions(
     if missing:
         raise InvalidInputError(f"this BVH was not written by localpose (no joints {', '.join(missing)})")
     return out
-
-
-_ = math  # numeric helpers above use numpy; math kept for clarity of intent

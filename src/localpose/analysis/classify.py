@@ -12,7 +12,6 @@ one never runs code.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -246,6 +245,3 @@ def _fit_logistic(z: np.ndarray, y: np.ndarray, classes: int, l2: float) -> np.n
     if not np.all(np.isfinite(result.x)):
         raise InvalidInputError("logistic regression did not converge on these examples")
     return result.x.reshape(classes, f + 1)
-
-
-_ = math

@@ -34,7 +34,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from localpose.analysis.angles import ANGLE_NAMES, Space, angle_index, compute_angles
+from localpose.analysis.angles import ANGLES, VIRTUAL_POINTS, Space, angle_index, compute_angles
 from localpose.analysis.series import PersonSeries
 from localpose.errors import InvalidOptionError
 from localpose.result import PoseFrame
@@ -643,8 +643,7 @@ class RepCounter:
 
     @staticmethod
     def _weight(name: str, visibility: np.ndarray) -> float:
-        from localpose.analysis.angles import ANGLES, VIRTUAL_POINTS
-
+        """The smallest visibility of the landmarks an angle needs."""
         points = ANGLES[angle_index(name)].points
         idx = [landmark_index(m) for p in points for m in VIRTUAL_POINTS.get(p, (p,))]
         return max(float(np.min(visibility[idx])), 1e-6)
@@ -778,6 +777,3 @@ def count_reps(
         else:
             counter.update_landmarks(series.timestamps_ms[k], None, None, None)
     return counter.finish()
-
-
-_ = ANGLE_NAMES  # the signal names come from this table
