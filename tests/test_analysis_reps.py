@@ -8,7 +8,18 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from analysis_support import curl, ease, frame, jumping_jack, lunge, pushup, situp, squat, standing
+from analysis_support import (
+    curl,
+    ease,
+    frame,
+    jumping_jack,
+    lunge,
+    pushup,
+    situp,
+    squat,
+    standing,
+    video_poses,
+)
 from localpose.analysis.reps import EXERCISES, RepCounter, RepOptions, count_reps, exercise_spec
 from localpose.errors import InvalidOptionError
 from localpose.result import PoseFrame
@@ -234,3 +245,46 @@ def test_report_is_json_ready(data_dir):
 
 
 _ = LANDMARK_INDEX
+
+
+# ---------------------------------------------------------------------------------------------
+# Real footage: the expected counts were made by hand, stepping through every frame.
+
+
+def test_real_squats_two_full_and_one_cut_off(data_dir, model):
+    """mediapipe/pose_squats.mp4, 65 frames at 5 fps, a woman squatting with a band, 3/4 front view.
+
+    Counted by hand on a contact sheet of all 65 frames (and frames 0, 10, 20, 34, 45, 59, 62, 64
+    at full size): standing 0-2; squat 1 descends 3-7, bottom 8-12, rises 13-18; standing 19-27;
+    squat 2 descends 28-31, bottom 31-37, rises 38-42; standing 43-51; squat 3 descends 52-56,
+    bottom 56-61, rises 62-64 and the clip ends half-way up (frame 64 is still a half squat).
+    A repetition counts when it ends back at the top, so: 2 full, and squat 3 is partial
+    ("unfinished").
+    """
+    report = count_reps(video_poses(data_dir / "mediapipe" / "pose_squats.mp4", model), "squat")
+    assert (report.reps, report.partial) == (2, 1), [r.to_dict() for r in report.items]
+    assert [r.reason for r in report.items] == ["full", "full", "unfinished"]
+    bottoms = [(8, 12), (31, 37), (56, 61)]
+    for rep, (first, last) in zip(report.items, bottoms, strict=True):
+        assert first <= rep.peak_frame <= last
+    for rep in report.full:  # each took 2.4 s rest to rest (12 frames at 5 fps)
+        assert rep.duration_s == pytest.approx(2.4, abs=0.41)
+        assert rep.flags == ()
+
+
+def test_real_pushups_four(data_dir, model):
+    """videos/pushup_side.mp4, 472 frames at 30 fps, a man doing slow push-ups seen from his left.
+
+    Counted by hand on contact sheets of every 4th frame (and every 3rd in 0-63): frames 0-57 are
+    a blurred title card over him rising from the floor (no rep starts there: the clip opens at
+    the bottom, and MediaPipe finds nobody until ~57); then top 60-68; push-up 1 down 72-92,
+    bottom 96-128, up 132-148; top 152-188; push-up 2 down 192-200, bottom 204-232, up 236-252;
+    top 256-288; push-up 3 down 292-304, bottom 308-336, up 340-356; top 360-376 (a cut at ~364);
+    push-up 4 down 380-396, bottom 400-424, up 428-440; top 444-471. 4 full push-ups.
+    """
+    report = count_reps(video_poses(data_dir / "videos" / "pushup_side.mp4", model), "pushup")
+    assert (report.reps, report.partial) == (4, 0), [r.to_dict() for r in report.items]
+    bottoms = [(96, 128), (204, 232), (308, 336), (400, 424)]
+    for rep, (first, last) in zip(report.items, bottoms, strict=True):
+        assert first <= rep.peak_frame <= last
+        assert rep.flags == ()

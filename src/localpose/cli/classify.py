@@ -40,7 +40,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     add_input_arguments(train)
     train.set_defaults(handler=run_train)
     predict = actions.add_parser("predict", help="label images or the frames of videos")
-    predict.add_argument("model", type=Path, metavar="MODEL", help="a model written by `classify train`")
+    predict.add_argument(
+        "classifier", type=Path, metavar="MODEL", help="a classifier written by `classify train`"
+    )
     predict.add_argument("inputs", type=Path, nargs="+", metavar="INPUT", help="images, videos or exports")
     predict.add_argument("--json", action="store_true", help="print JSON (one document per input)")
     predict.add_argument("--window", type=int, default=5, metavar="N",
@@ -115,7 +117,7 @@ def run_predict(args: argparse.Namespace) -> int:
     from localpose.analysis.series import PersonSeries
     from localpose.cli import EXIT_FAILED_INPUTS, EXIT_OK
 
-    model = PoseClassifier.load(args.model)
+    model = PoseClassifier.load(args.classifier)
     failures = 0
     with PoseLoader(args) as loader:
         for path in args.inputs:
