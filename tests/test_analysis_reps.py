@@ -288,3 +288,16 @@ def test_real_pushups_four(data_dir, model):
     for rep, (first, last) in zip(report.items, bottoms, strict=True):
         assert first <= rep.peak_frame <= last
         assert rep.flags == ()
+
+
+def test_rendered_arm_raise_counts_as_one_jumping_jack_arm_cycle(data_dir, model):
+    """videos/dance_synthetic_tfjs.mp4: 120 frames at 30 fps of a computer-rendered dancer (not a
+    real person; the only footage of arms going overhead). Stepped through every 3rd frame: arms
+    low and a little out 0-30, rising 33-45, overhead 45-66, coming down 69-84 to hands at the
+    face with the upper arms hanging, and so to the end (117). One raise and return: 1 full
+    repetition of the jumping-jack arm signal. She stands on one leg, so legs are not judged."""
+    report = count_reps(video_poses(data_dir / "videos" / "dance_synthetic_tfjs.mp4", model), "jumping_jack")
+    assert (report.reps, report.partial) == (1, 0), [r.to_dict() for r in report.items]
+    rep = report.items[0]
+    assert 45 <= rep.peak_frame <= 66 and 69 <= rep.end_frame <= 90
+    assert "arms_not_overhead" not in rep.flags

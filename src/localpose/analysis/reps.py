@@ -326,9 +326,9 @@ EXERCISES: dict[str, ExerciseSpec] = {
             ),
         ),
         ExerciseSpec(
-            "jumping_jack", ("left_shoulder", "right_shoulder"), "mean", "world",
+            "jumping_jack", ("left_shoulder", "right_shoulder"), "mean", "image",
             rest=50, start=70, peak=120,
-            description="arm elevation (angle between arm and trunk), mean of both arms (3D)",
+            description="arm elevation (angle between arm and trunk), mean of both arms (2D, front view)",
             checks=(
                 _check("arms_not_overhead", "arm_elevation_deg", "deg", "<", 150,
                        "arms rise less than 150 degrees from the sides", _peak_signal),
