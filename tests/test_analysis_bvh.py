@@ -191,3 +191,15 @@ def test_blender_imports_the_file_and_poses_the_same_joints(data_dir, tmp_path):
             x, y, z = positions[f, motion.names.index(name)]
             worst = max(worst, float(np.linalg.norm(np.array(head) - [x, -z, y])))  # Y up -> Blender Z up
     assert worst < 0.001  # centimetres
+
+
+def test_degenerate_poses_give_finite_rotations(data_dir):
+    frames = golden_squats(data_dir)[:3]
+    world = np.array(frames[1].world)
+    world[0, I["left_elbow"]] = world[0, I["left_shoulder"]]  # a zero-length upper arm
+    world[0, I["right_hip"]] = world[0, I["left_hip"]]  # no hip line
+    frames[1] = frames[1].replace(world=world)
+    stream = io.StringIO()
+    write_bvh(stream, frames)
+    motion = read_bvh(io.StringIO(stream.getvalue()))
+    assert np.isfinite(motion.motion).all() and np.isfinite(motion.positions()).all()

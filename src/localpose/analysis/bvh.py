@@ -105,24 +105,36 @@ def _to_bvh(v: np.ndarray) -> np.ndarray:
 
 
 def _frame_basis(primary: np.ndarray, secondary: np.ndarray) -> np.ndarray:
-    """(T, 3, 3) orthonormal bases with columns (primary, secondary made orthogonal, their cross)."""
-    e1 = primary / np.linalg.norm(primary, axis=-1, keepdims=True)
+    """(T, 3, 3) orthonormal bases with columns (primary, secondary made orthogonal, their cross).
+
+    A degenerate frame (coincident landmarks, or a trunk along the hip line) gets the identity.
+    """
+    n1 = np.linalg.norm(primary, axis=-1, keepdims=True)
+    e1 = primary / np.where(n1 > 1e-9, n1, 1.0)
     s = secondary - np.einsum("td,td->t", secondary, e1)[:, None] * e1
-    e2 = s / np.linalg.norm(s, axis=-1, keepdims=True)
-    e3 = np.cross(e1, e2)
-    return np.stack([e1, e2, e3], axis=-1)
+    n2 = np.linalg.norm(s, axis=-1, keepdims=True)
+    e2 = s / np.where(n2 > 1e-9, n2, 1.0)
+    basis = np.stack([e1, e2, np.cross(e1, e2)], axis=-1)
+    bad = (n1[:, 0] <= 1e-9) | (n2[:, 0] <= 1e-9)
+    basis[bad] = np.eye(3)
+    return basis
 
 
 def _swing(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """(T, 3, 3) smallest rotations taking unit vectors a (T, 3) to b (T, 3)."""
-    a = a / np.linalg.norm(a, axis=-1, keepdims=True)
-    b = b / np.linalg.norm(b, axis=-1, keepdims=True)
+    na = np.linalg.norm(a, axis=-1, keepdims=True)
+    nb = np.linalg.norm(b, axis=-1, keepdims=True)
+    degenerate = (na[:, 0] <= 1e-9) | (nb[:, 0] <= 1e-9)  # a zero-length bone: no rotation
+    a = a / np.where(na > 1e-9, na, 1.0)
+    b = b / np.where(nb > 1e-9, nb, 1.0)
     v = np.cross(a, b)
     c = np.einsum("td,td->t", a, b)
     out = np.empty((*a.shape[:-1], 3, 3))
     eye = np.eye(3)
     for t in range(a.shape[0]):
-        if c[t] > -1.0 + 1e-9:
+        if degenerate[t]:
+            out[t] = eye
+        elif c[t] > -1.0 + 1e-9:
             vx = np.array([[0, -v[t, 2], v[t, 1]], [v[t, 2], 0, -v[t, 0]], [-v[t, 1], v[t, 0], 0]])
             out[t] = eye + vx + vx @ vx / (1.0 + c[t])
         else:  # opposite: half a turn about any axis perpendicular to a
@@ -189,6 +201,8 @@ def write_bvh(
     """Write one person's world landmarks as BVH; frame time from the timestamps unless given."""
     series = frames if isinstance(frames, PersonSeries) else PersonSeries.from_frames(frames, track_id)
     world, filled = _filled_world(series)
+    if not np.isfinite(world).all():
+        raise InvalidInputError("the world landmarks hold non-finite values; cannot animate them")
     t = world.shape[0]
     if frame_time_s is None:
         interval = series.frame_interval_ms
