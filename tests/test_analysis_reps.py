@@ -301,3 +301,17 @@ def test_rendered_arm_raise_counts_as_one_jumping_jack_arm_cycle(data_dir, model
     rep = report.items[0]
     assert 45 <= rep.peak_frame <= 66 and 69 <= rep.end_frame <= 90
     assert "arms_not_overhead" not in rep.flags
+
+
+def test_staying_down_longer_than_max_rep_s_abandons_the_repetition(data_dir):
+    base = standing(data_dir)
+    # stand 1 s, squat down and stay down for 5 s, stand up, then one normal squat
+    qs = [0.0] * 10 + [k / 5 for k in range(6)] + [1.0] * 50 + [1 - k / 5 for k in range(6)] + [0.0] * 10
+    qs += [float(ease(np.array(k / 16))) for k in range(17)] + [0.0] * 10
+    frames = [frame(squat(base, q), 100.0 * k) for k, q in enumerate(qs)]
+    report = count_reps(frames, "squat", RepOptions(max_rep_s=3.0))
+    assert [r.reason for r in report.items] == ["too_long", "full"]
+    assert report.items[0].duration_s == pytest.approx(3.0, abs=0.25)
+    assert (report.reps, report.partial) == (1, 1)
+    with pytest.raises(InvalidOptionError):
+        RepOptions(max_rep_s=0)

@@ -15,7 +15,8 @@ The gap between `rest` and `start` is the hysteresis that makes jitter harmless;
 signal is smoothed first (median of the samples of the last 150 ms, at most 3, then an
 exponential filter with a time constant), and missing samples are bridged for up to
 `RepOptions.max_gap_s`. A longer gap abandons the repetition in progress (partial,
-reason ``lost``); a repetition still in progress when the input ends is partial with
+reason ``lost``), and so does staying away from rest longer than `RepOptions.max_rep_s`
+(``too_long``); a repetition still in progress when the input ends is partial with
 reason ``unfinished``. Motion before the first rest position is ignored, so a clip that
 starts mid-repetition does not count it.
 
@@ -30,7 +31,7 @@ import math
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
@@ -58,6 +59,18 @@ State = Literal["unknown", "rest", "moving", "peak"]
 BOTTOM_BAND_DEG = 5.0
 """Form measures "at the deepest point" take the median over the samples whose smoothed
 signal is within this many degrees of its peak (robust to single noisy frames)."""
+
+
+class _Sample(NamedTuple):
+    """One frame of the person, kept while a repetition is in progress."""
+
+    frame: int
+    t_ms: float
+    signal: float
+    world_angles: np.ndarray
+    image_angles: np.ndarray
+    world: np.ndarray
+    visibility: np.ndarray
 
 
 @dataclass
@@ -385,6 +398,8 @@ class RepOptions:
     the last 150 ms (at most 3) removes single-frame spikes at video frame rates."""
     max_gap_s: float = 1.0
     """Longest run of missing samples bridged without abandoning the repetition in progress."""
+    max_rep_s: float = 20.0
+    """A repetition not back at rest after this long is abandoned (partial, ``too_long``)."""
     min_visibility: float = 0.5
     """Landmarks below this visibility do not count (an angle needing one is missing)."""
     space: Space | None = None
@@ -393,6 +408,8 @@ class RepOptions:
     def __post_init__(self) -> None:
         if self.smoothing_s < 0 or self.max_gap_s < 0:
             raise InvalidOptionError("smoothing_s and max_gap_s must not be negative")
+        if self.max_rep_s <= 0:
+            raise InvalidOptionError(f"max_rep_s must be positive, got {self.max_rep_s}")
         if not 0 <= self.min_visibility <= 1:
             raise InvalidOptionError(f"min_visibility must be between 0 and 1, got {self.min_visibility}")
         if self.space not in (None, "image", "world"):
@@ -406,7 +423,8 @@ class Rep:
     index: int
     complete: bool
     reason: str
-    """``full``; partial: ``shallow`` (never reached the peak threshold), ``unfinished``, ``lost``."""
+    """``full``; partial: ``shallow`` (never reached the peak threshold), ``unfinished`` (input
+    ended), ``lost`` (person gone longer than max_gap_s), ``too_long`` (over max_rep_s)."""
     start_frame: int
     peak_frame: int
     end_frame: int
@@ -574,8 +592,7 @@ class RepCounter:
         self._items: list[Rep] = []
         self._frame = -1
         self._last_valid_ms: float | None = None
-        self._last_rest: tuple[int, float, float] | None = None  # frame, time, value
-        self._rep: list[tuple[int, float, float, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        self._rep: list[_Sample] = []
         self._times: list[float] = []
         self._raw: list[float] = []
         self._smoothed: list[float] = []
@@ -629,7 +646,8 @@ class RepCounter:
         image_angles = compute_angles(xy, visibility, "image", min_vis)
         angles = world_angles if self.space == "world" else image_angles
         raw = self._combine(angles, visibility)
-        return self._feed(t, raw, (world_angles, image_angles, np.asarray(world), np.asarray(visibility)))
+        sample = _Sample(self._frame, t, math.nan, world_angles, image_angles, np.asarray(world), visibility)
+        return self._feed(t, raw, sample)
 
     def _combine(self, angles: np.ndarray, visibility: np.ndarray) -> float:
         values = angles[self._columns]
@@ -650,12 +668,12 @@ class RepCounter:
 
     # -- state machine ---------------------------------------------------------------------
 
-    def _feed(self, t: float, raw: float, extra) -> RepUpdate:
+    def _feed(self, t: float, raw: float, sample: _Sample | None) -> RepUpdate:
         self._times.append(t)
         self._raw.append(raw)
         finished: Rep | None = None
         gap_ms = self.options.max_gap_s * 1000.0
-        if not math.isfinite(raw):
+        if sample is None or not math.isfinite(raw):
             self._smoothed.append(math.nan)
             if self._last_valid_ms is not None and t - self._last_valid_ms > gap_ms:
                 if self._state in ("moving", "peak"):
@@ -674,17 +692,13 @@ class RepCounter:
         s = self._smoother(t, raw)
         self._smoothed.append(s)
         spec = self.spec
-        world_angles, image_angles, world, vis = extra
-        sample = (self._frame, t, s, world_angles, image_angles, world, vis)
+        sample = sample._replace(signal=s)
         if self._state in ("unknown", "rest"):
             if s <= spec.rest:
                 self._state = "rest"
-                self._last_rest = (self._frame, t, s)
-                self._rep = [sample]
+                self._rep = [sample]  # the repetition will start from the last sample at rest
             elif self._state == "rest" and s >= spec.start:
                 self._state = "peak" if s >= spec.peak else "moving"
-                self._rep.append(sample)
-            elif self._state == "rest":
                 self._rep.append(sample)
         else:
             self._rep.append(sample)
@@ -695,8 +709,10 @@ class RepCounter:
                     complete=self._state == "peak", reason="full" if self._state == "peak" else "shallow"
                 )
                 self._state = "rest"
-                self._last_rest = (self._frame, t, s)
                 self._rep = [sample]
+            elif t - self._rep[0].t_ms > self.options.max_rep_s * 1000.0:
+                finished = self._close(complete=False, reason="too_long")
+                self._state = "unknown"
         return self._report(s, finished)
 
     def _report(self, value: float | None, finished: Rep | None) -> RepUpdate:
@@ -704,16 +720,16 @@ class RepCounter:
 
     def _close(self, complete: bool, reason: str) -> Rep:
         samples = self._rep
-        frames = np.array([s[0] for s in samples])
-        times = np.array([s[1] for s in samples])
-        signal = np.array([s[2] for s in samples])
+        frames = np.array([s.frame for s in samples])
+        times = np.array([s.t_ms for s in samples])
+        signal = np.array([s.signal for s in samples])
         window = _Window(
             t_ms=times,
             signal=signal,
-            world_angles=np.stack([s[3] for s in samples]),
-            image_angles=np.stack([s[4] for s in samples]),
-            world=np.stack([s[5] for s in samples]),
-            visibility=np.stack([s[6] for s in samples]),
+            world_angles=np.stack([s.world_angles for s in samples]),
+            image_angles=np.stack([s.image_angles for s in samples]),
+            world=np.stack([s.world for s in samples]),
+            visibility=np.stack([s.visibility for s in samples]),
         )
         p = window.peak
         measures: dict[str, float] = {}
