@@ -95,3 +95,19 @@ def test_errors_are_reported_with_usage_exit_code(tmp_path, capsys):
     assert "no such file" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["reps", str(tmp_path / "x.jsonl"), "-e", "burpee"])
+
+
+def test_bench_analysis_writes_json(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    assert main(["bench", "analysis", "--frames", "20", "--repeat", "1", "-o", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["benchmark"] == "analysis" and report["frames"] == 20
+    assert set(report["results"]) == {
+        "angles_image_and_world_ms_per_frame",
+        "rep_counter_update_ms_per_frame",
+        "compare_poses_ms",
+        "compare_motions_20x20_s",
+        "write_bvh_20_frames_s",
+    }
+    assert all(value > 0 for value in report["results"].values())
+    assert json.loads(capsys.readouterr().out) == report

@@ -143,6 +143,36 @@ _POINT_ROW = {p: i for i, p in enumerate(_POINT_NAMES)}
 _MEMBERS = np.zeros((len(_POINT_NAMES), NUM_LANDMARKS), dtype=np.float64)
 for _row, _group in enumerate(_POINT_GROUPS):
     _MEMBERS[_row, list(_group)] = 1.0 / len(_group)
+_GROUP_INDEX = np.array([(g * 2)[:2] for g in _POINT_GROUPS])  # (P, 2), single landmarks repeated
+
+
+def _vector_table(angles: Sequence[AngleDef]) -> dict[str, np.ndarray]:
+    """Index arrays that evaluate the whole table at once.
+
+    Joint angles are ``offset + sign * angle(P[u1] - P[u0], P[v1] - P[v0])``; segment angles
+    look at ``P[v1] - P[v0]``. `rows` (K, 4) holds every point an angle needs (repeated to 4).
+    """
+    u0, u1, v0, v1, offset, sign, rows = [], [], [], [], [], [], []
+    for angle in angles:
+        r = [_POINT_ROW[p] for p in angle.points]
+        if angle.formula == "flexion":  # 180 - angle(p0 - p1, p2 - p1)
+            spec = (r[1], r[0], r[1], r[2], 180.0, -1.0)
+        elif angle.formula == "between":  # angle(p1 - p0, p3 - p2)
+            spec = (r[0], r[1], r[2], r[3], 0.0, 1.0)
+        elif angle.formula == "dorsiflexion":  # 90 - angle(p0 - p1, p2 - p3)
+            spec = (r[1], r[0], r[3], r[2], 90.0, -1.0)
+        else:  # segment: p1 - p0
+            spec = (r[0], r[1], r[0], r[1], 0.0, 0.0)
+        for column, value in zip((u0, u1, v0, v1, offset, sign), spec, strict=True):
+            column.append(value)
+        rows.append((r * 4)[:4])
+    table = {"u0": u0, "u1": u1, "v0": v0, "v1": v1, "offset": offset, "sign": sign, "rows": rows}
+    out = {key: np.array(value) for key, value in table.items()}
+    out["joint"] = np.array([a.kind == "joint" for a in angles])
+    return out
+
+
+_TABLE = _vector_table(ANGLES)
 
 
 def _points(landmarks: np.ndarray, visibility: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
@@ -150,8 +180,7 @@ def _points(landmarks: np.ndarray, visibility: np.ndarray | None) -> tuple[np.nd
     positions = np.einsum("pk,...kd->...pd", _MEMBERS, landmarks.astype(np.float64))
     if visibility is None:
         return positions, np.ones(positions.shape[:-1])
-    vis = visibility.astype(np.float64)
-    pvis = np.stack([vis[..., list(g)].min(axis=-1) for g in _POINT_GROUPS], axis=-1)
+    pvis = np.asarray(visibility, dtype=np.float64)[..., _GROUP_INDEX].min(axis=-1)
     return positions, pvis
 
 
@@ -185,21 +214,15 @@ def compute_angles(
     if space == "world" and landmarks.shape[-1] != 3:
         raise ValueError("world angles need 3D landmarks")
     positions, pvis = _points(landmarks, None if visibility is None else np.asarray(visibility))
-    wanted = ANGLES if names is None else tuple(ANGLES[angle_index(n)] for n in names)
-    out = np.empty((*positions.shape[:-2], len(wanted)), dtype=np.float64)
-    for k, angle in enumerate(wanted):
-        rows = [_POINT_ROW[p] for p in angle.points]
-        p = [positions[..., r, :] for r in rows]
-        if angle.formula == "flexion":
-            value = 180.0 - _angle_between(p[0] - p[1], p[2] - p[1])
-        elif angle.formula == "between":
-            value = _angle_between(p[1] - p[0], p[3] - p[2])
-        elif angle.formula == "dorsiflexion":
-            value = 90.0 - _angle_between(p[0] - p[1], p[2] - p[3])
-        else:
-            value = _segment_angle(p[1] - p[0], space)
-        seen = np.min(pvis[..., rows], axis=-1) >= min_visibility
-        out[..., k] = np.where(seen, value, np.nan)
+    t = _TABLE
+    u = positions[..., t["u1"], :] - positions[..., t["u0"], :]
+    v = positions[..., t["v1"], :] - positions[..., t["v0"], :]
+    joint = t["offset"] + t["sign"] * _angle_between(u, v)
+    values = np.where(t["joint"], joint, _segment_angle(v, space))
+    seen = pvis[..., t["rows"]].min(axis=-1) >= min_visibility
+    out = np.where(seen, values, np.nan)
+    if names is not None:
+        out = out[..., [angle_index(n) for n in names]]
     return out
 
 

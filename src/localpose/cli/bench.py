@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import argparse
 
+from localpose.bench import analysis
+
 __all__ = ["BENCHMARKS", "register"]
 
-BENCHMARKS: tuple = ()
+BENCHMARKS: tuple = (analysis,)
 
 
 def register(commands: argparse._SubParsersAction) -> None:
