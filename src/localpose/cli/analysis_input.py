@@ -66,8 +66,14 @@ class PoseLoader:
 
                 self._estimator = PoseEstimator(estimator_options(self.args), model_options(self.args))
             return [self._estimator.estimate(path)]
-        from localpose.video import estimate_video
-
+        try:
+            from localpose.video import estimate_video
+        except ImportError as exc:  # the video pipeline is a separate module of this package
+            raise InvalidInputError(
+                f"{path}: reading videos needs localpose.video, which this installation lacks ({exc}); "
+                "give a localpose .jsonl or .csv export of the video instead"
+            ) from exc
+        # The one place that knows the video pipeline's call: estimated, tracked frames in order.
         return list(estimate_video(path, estimator_options(self.args), model_options(self.args)))
 
     def close(self) -> None:
