@@ -28,6 +28,7 @@ __all__ = [
     "EngineSettings",
     "MediaPipeEngine",
     "PoseEngine",
+    "SeedSolutionLoop",
     "WheelModelFiles",
     "build_task_bundle",
     "find_wheel_model_files",
@@ -246,3 +247,32 @@ def _to_pose_frame(result: Any, image_size: tuple[int, int], timestamp_ms: float
 def _mask_array(mask: Any) -> np.ndarray:
     view = np.asarray(mask.numpy_view(), dtype=np.float32)
     return view.reshape(view.shape[0], view.shape[1]).copy()
+
+
+class SeedSolutionLoop:
+    """The seed system's per-frame step, for side-by-side benchmarks only.
+
+    Legacy ``mp.solutions.pose.Pose(static_image_mode=False)`` on a BGR frame, then
+    MediaPipe's own ``drawing_utils`` skeleton drawn onto the frame, as the seed did.
+    """
+
+    def __init__(self) -> None:
+        import mediapipe as mp
+
+        self._mp = mp
+        self._pose = mp.solutions.pose.Pose(static_image_mode=False)
+
+    def step(self, bgr: np.ndarray) -> int:
+        """Estimate and draw on one frame in place; returns the number of people found (0 or 1)."""
+        import cv2
+
+        results = self._pose.process(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+        if results.pose_landmarks is None:
+            return 0
+        self._mp.solutions.drawing_utils.draw_landmarks(
+            bgr, results.pose_landmarks, self._mp.solutions.pose.POSE_CONNECTIONS
+        )
+        return 1
+
+    def close(self) -> None:
+        self._pose.close()

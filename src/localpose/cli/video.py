@@ -1,0 +1,171 @@
+"""`localpose video`: tracked, smoothed keypoints and an annotated MP4 for video files."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from tqdm import tqdm
+
+from localpose.cli.common import add_estimator_arguments, estimator_options, model_options
+from localpose.errors import InvalidInputError
+
+__all__ = ["VIDEO_SUFFIXES", "register"]
+
+VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".avi", ".webm", ".mkv", ".m4v"})
+
+
+def _outputs(text: str) -> tuple[str, ...]:
+    from localpose.video import OUTPUT_KINDS
+
+    chosen = tuple(dict.fromkeys(f.strip().lower() for f in text.split(",") if f.strip()))
+    unknown = [f for f in chosen if f not in OUTPUT_KINDS]
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(
+            f"unknown output {','.join(unknown) or text}; choose from {','.join(OUTPUT_KINDS)}"
+        )
+    return chosen
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
+def add_smoothing_arguments(parser: argparse.ArgumentParser) -> None:
+    from localpose.smooth import SmoothingOptions
+
+    defaults = SmoothingOptions()
+    group = parser.add_argument_group("tracking and smoothing")
+    group.add_argument(
+        "--smoothing",
+        choices=("butterworth", "gaussian", "none"),
+        default=defaults.method,
+        help="offline zero-phase smoothing of each track (default %(default)s)",
+    )
+    group.add_argument(
+        "--cutoff",
+        type=_positive_float,
+        default=defaults.cutoff_hz,
+        metavar="HZ",
+        help="Butterworth cut-off frequency (default %(default)s Hz)",
+    )
+    group.add_argument(
+        "--max-gap",
+        type=float,
+        default=defaults.max_gap_ms,
+        metavar="MS",
+        help="fill a track's dropouts up to this long by interpolation, flagged (default %(default)s ms)",
+    )
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    from localpose.video import default_workers
+
+    parser = commands.add_parser(
+        "video",
+        help="track and smooth poses in videos; annotated MP4, JSON Lines, CSV",
+        description=(
+            "Estimate, track, validate and smooth the poses in video files (mp4, mov, avi, webm, "
+            "mkv) on every core, and write an annotated H.264 MP4 and keypoints for every frame."
+        ),
+    )
+    parser.add_argument("paths", nargs="+", type=Path, metavar="VIDEO", help="video files")
+    parser.add_argument("-o", "--out", type=Path, required=True, metavar="DIR", help="output folder")
+    parser.add_argument(
+        "-f",
+        "--format",
+        type=_outputs,
+        default=("mp4", "jsonl", "csv"),
+        help="comma-separated outputs: mp4 (annotated video), jsonl, csv, raw (JSON Lines before "
+        "smoothing), openpose (BODY_25 JSON per frame), coco, angles (joint angles CSV); "
+        "default mp4,jsonl,csv",
+    )
+    parser.add_argument(
+        "-w",
+        "--workers",
+        type=_positive,
+        default=default_workers(),
+        help="worker processes, one landmarker each (default: the number of cores, %(default)s)",
+    )
+    parser.add_argument("--no-labels", action="store_true", help="do not draw track ids on the video")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    add_smoothing_arguments(parser)
+    add_estimator_arguments(parser)
+    parser.set_defaults(handler=run)
+
+
+def video_options(args: argparse.Namespace):
+    from localpose.smooth import SmoothingOptions
+    from localpose.video import VideoOptions
+
+    return VideoOptions(
+        estimator=estimator_options(args),
+        smoothing=SmoothingOptions(method=args.smoothing, cutoff_hz=args.cutoff, max_gap_ms=args.max_gap),
+        outputs=args.format,
+        workers=args.workers,
+        draw_labels=not args.no_labels,
+    )
+
+
+class _Bar:
+    """A tqdm progress bar fed by `VideoProgress` callbacks (frames/s and ETA)."""
+
+    def __init__(self, name: str, quiet: bool) -> None:
+        self.bar = tqdm(desc=name, unit="frame", disable=quiet or None, file=sys.stderr, leave=False)
+        self.stage = ""
+
+    def __call__(self, progress) -> None:
+        if progress.stage != self.stage:
+            self.stage = progress.stage
+            self.bar.reset(total=progress.frames_total)
+            self.bar.set_postfix_str(progress.stage)
+        self.bar.update(progress.frames_done - self.bar.n)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def run(args: argparse.Namespace) -> int:
+    from localpose.cli import EXIT_FAILED_INPUTS, EXIT_OK
+    from localpose.models import load_model
+    from localpose.video import process_video
+
+    options = video_options(args)
+    model = load_model(model_options(args))
+    failures = 0
+    for path in args.paths:
+        bar = _Bar(path.name, args.quiet)
+        started = time.perf_counter()
+        try:
+            report = process_video(path, args.out, options, model, on_progress=bar)
+        except InvalidInputError as exc:
+            bar.close()
+            failures += 1
+            print(f"localpose: {exc}", file=sys.stderr)
+            continue
+        bar.close()
+        elapsed = time.perf_counter() - started
+        for message in report.errors:
+            print(f"localpose: {path}: {message}", file=sys.stderr)
+        if report.errors:
+            failures += 1
+        if not args.quiet:
+            print(
+                f"localpose: {path.name}: {report.frames} frame(s), {len(report.track_ids)} track(s), "
+                f"{report.frames / elapsed:.1f} frames/s with {options.workers} worker(s) -> "
+                + ", ".join(str(p) for p in report.outputs.values()),
+                file=sys.stderr,
+            )
+    return EXIT_FAILED_INPUTS if failures else EXIT_OK

@@ -1,0 +1,163 @@
+"""Person tracking: stable ids for the people of successive frames.
+
+Each frame's people are matched to the live tracks by the Hungarian algorithm on a
+similarity that mixes keypoint similarity (OKS of the visible landmarks, scaled by the
+track's box) and box overlap (IoU). A person nobody matches starts a new track; a track
+nobody matches waits `max_gap_ms` for its person to come back (re-entry keeps the id)
+and is then closed. Ids are never reused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from localpose.errors import InvalidOptionError
+from localpose.result import PoseFrame
+from localpose.schema import LANDMARK_SIGMAS
+
+__all__ = ["PoseTracker", "TrackerOptions", "drop_duplicates", "pose_similarity"]
+
+
+@dataclass(frozen=True)
+class TrackerOptions:
+    """How people are matched from frame to frame."""
+
+    min_similarity: float = 0.2
+    """Below this similarity (0-1) a person and a track are never matched."""
+    max_gap_ms: float = 1000.0
+    """A lost track keeps its id this long; a person seen again within it gets the id back."""
+    min_visibility: float = 0.5
+    """Landmarks below this visibility do not count in the keypoint similarity."""
+    oks_weight: float = 0.7
+    """Share of keypoint similarity (the rest is box IoU) in the matching score."""
+    duplicate_similarity: float = 0.4
+    """Two people of one frame this similar are one person seen twice: the lower-scored is dropped."""
+
+    def __post_init__(self) -> None:
+        for name in ("min_similarity", "min_visibility", "oks_weight", "duplicate_similarity"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise InvalidOptionError(f"{name} must be between 0 and 1, got {value}")
+        if self.max_gap_ms < 0:
+            raise InvalidOptionError(f"max_gap_ms must be >= 0, got {self.max_gap_ms}")
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU matrix between boxes a (n, 4) and b (m, 4) given as x1, y1, x2, y2."""
+    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
+    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
+    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
+    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
+    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    union = area_a[:, None] + area_b[None, :] - inter
+    return np.where(union > 0, inter / np.maximum(union, 1e-9), 0.0)
+
+
+def _oks(
+    xy_a: np.ndarray,
+    vis_a: np.ndarray,
+    xy_b: np.ndarray,
+    vis_b: np.ndarray,
+    area_b: np.ndarray,
+    min_vis: float,
+) -> np.ndarray:
+    """OKS matrix (n, m) of people a against references b, over landmarks visible in both."""
+    d2 = np.sum((xy_a[:, None] - xy_b[None, :]) ** 2, axis=-1)  # (n, m, 33)
+    var = (2 * np.asarray(LANDMARK_SIGMAS)) ** 2
+    e = d2 / (2 * np.maximum(area_b, 1.0)[None, :, None] * var[None, None, :])
+    both = (vis_a[:, None] >= min_vis) & (vis_b[None, :] >= min_vis)
+    counts = both.sum(axis=-1)
+    total = np.where(both, np.exp(-e), 0.0).sum(axis=-1)
+    return np.where(counts > 0, total / np.maximum(counts, 1), 0.0)
+
+
+def pose_similarity(
+    frame: PoseFrame, reference: PoseFrame, options: TrackerOptions | None = None
+) -> np.ndarray:
+    """Matching score (n, m) in [0, 1] between the people of `frame` and of `reference`."""
+    options = options or TrackerOptions()
+    if len(frame) == 0 or len(reference) == 0:
+        return np.zeros((len(frame), len(reference)))
+    ref_boxes = reference.boxes
+    area = (ref_boxes[:, 2] - ref_boxes[:, 0]) * (ref_boxes[:, 3] - ref_boxes[:, 1])
+    oks = _oks(frame.xy, frame.visibility, reference.xy, reference.visibility, area, options.min_visibility)
+    iou = _iou(frame.boxes, ref_boxes)
+    return options.oks_weight * oks + (1 - options.oks_weight) * iou
+
+
+def drop_duplicates(frame: PoseFrame, options: TrackerOptions | None = None) -> PoseFrame:
+    """The frame without people that repeat a higher-scored person (MediaPipe can return one twice)."""
+    options = options or TrackerOptions()
+    if len(frame) < 2:
+        return frame
+    similarity = pose_similarity(frame, frame, options)
+    keep: list[int] = []
+    for i in np.argsort(-frame.score, kind="stable"):
+        if all(max(similarity[i, j], similarity[j, i]) < options.duplicate_similarity for j in keep):
+            keep.append(int(i))
+    return frame if len(keep) == len(frame) else frame[sorted(keep)]
+
+
+@dataclass
+class _Track:
+    track_id: int
+    last: PoseFrame  # one person
+    last_seen_ms: float
+
+
+@dataclass
+class PoseTracker:
+    """Gives every person a track id that stays with them from frame to frame.
+
+    >>> tracker = PoseTracker()  # doctest: +SKIP
+    >>> tracked = [tracker.update(frame) for frame in frames]  # doctest: +SKIP
+    """
+
+    options: TrackerOptions = field(default_factory=TrackerOptions)
+    _tracks: list[_Track] = field(default_factory=list)
+    _next_id: int = 0
+
+    def update(self, frame: PoseFrame) -> PoseFrame:
+        """The frame with duplicates dropped and `track_id` set for every person.
+
+        Tracks seen in the previous frame are matched first, then lost tracks (re-entry), so a
+        person is not pulled onto an older track that happens to fit slightly better.
+        """
+        frame = drop_duplicates(frame, self.options)
+        now = frame.timestamp_ms
+        self._tracks = [t for t in self._tracks if now - t.last_seen_ms <= self.options.max_gap_ms]
+        ids = np.full(len(frame), -1, dtype=np.int64)
+        latest = max((t.last_seen_ms for t in self._tracks), default=None)
+        recent = [t for t in self._tracks if t.last_seen_ms == latest]
+        lost = [t for t in self._tracks if t.last_seen_ms != latest]
+        for tracks in (recent, lost):
+            self._match(frame, tracks, ids, now)
+        for r in np.flatnonzero(ids < 0):
+            ids[r] = self._next_id
+            self._tracks.append(_Track(self._next_id, frame[[int(r)]], now))
+            self._next_id += 1
+        return frame.replace(track_id=ids)
+
+    def _match(self, frame: PoseFrame, tracks: list[_Track], ids: np.ndarray, now: float) -> None:
+        """Hungarian assignment of the still unmatched people to `tracks` (fills `ids`)."""
+        free = np.flatnonzero(ids < 0)
+        if not tracks or not len(free):
+            return
+        reference = PoseFrame.concatenate([t.last for t in tracks])
+        similarity = pose_similarity(frame[free], reference, self.options)
+        rows, cols = linear_sum_assignment(-similarity)
+        for r, c in zip(rows, cols, strict=True):
+            if similarity[r, c] >= self.options.min_similarity:
+                person = int(free[r])
+                ids[person] = tracks[c].track_id
+                tracks[c].last = frame[[person]]
+                tracks[c].last_seen_ms = now
+
+    @property
+    def active_ids(self) -> list[int]:
+        return [t.track_id for t in self._tracks]

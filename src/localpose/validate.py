@@ -1,0 +1,131 @@
+"""Plausibility checks that flag suspicious poses instead of silently dropping them.
+
+Flags (strings in `PoseFrame.flags`, written to every export):
+  ``bone_jump``        a limb bone's 3D length differs from the track's running median by
+                       more than `max_bone_change` (a mis-fit, or two people mixed up);
+  ``left_right_swap``  the left/right joints fit the track's previous pose better swapped;
+  ``low_visibility``   mean landmark visibility under `min_mean_visibility`;
+  ``too_small``        the person's box is shorter than `min_height_fraction` of the image.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from localpose.errors import InvalidOptionError
+from localpose.result import PoseFrame
+from localpose.schema import LANDMARK_INDEX
+
+__all__ = [
+    "BONE_JUMP",
+    "LEFT_RIGHT_SWAP",
+    "LOW_VISIBILITY",
+    "TOO_SMALL",
+    "PoseValidator",
+    "ValidationOptions",
+]
+
+BONE_JUMP = "bone_jump"
+LEFT_RIGHT_SWAP = "left_right_swap"
+LOW_VISIBILITY = "low_visibility"
+TOO_SMALL = "too_small"
+
+_LIMB_BONES = tuple(
+    (LANDMARK_INDEX[f"{side}_{a}"], LANDMARK_INDEX[f"{side}_{b}"])
+    for side in ("left", "right")
+    for a, b in (("shoulder", "elbow"), ("elbow", "wrist"), ("hip", "knee"), ("knee", "ankle"))
+)
+_SWAP_JOINTS = ("shoulder", "elbow", "wrist", "hip", "knee", "ankle")
+_LEFT = np.array([LANDMARK_INDEX[f"left_{j}"] for j in _SWAP_JOINTS])
+_RIGHT = np.array([LANDMARK_INDEX[f"right_{j}"] for j in _SWAP_JOINTS])
+
+
+@dataclass(frozen=True)
+class ValidationOptions:
+    """Thresholds of the plausibility flags."""
+
+    max_bone_change: float = 0.35
+    """Relative change of a limb bone's length against the track's median that flags a jump."""
+    history: int = 30
+    """Frames of a track's bone lengths kept for the running median."""
+    swap_ratio: float = 0.5
+    """Flag a swap when the swapped fit's error is below this fraction of the direct fit's."""
+    min_mean_visibility: float = 0.5
+    min_height_fraction: float = 0.05
+    min_bone_visibility: float = 0.5
+
+    def __post_init__(self) -> None:
+        for name in ("swap_ratio", "min_mean_visibility", "min_height_fraction", "min_bone_visibility"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise InvalidOptionError(f"{name} must be between 0 and 1")
+        if self.max_bone_change <= 0 or self.history < 1:
+            raise InvalidOptionError("max_bone_change and history must be positive")
+
+
+def _bone_lengths(world: np.ndarray, visibility: np.ndarray, min_vis: float) -> np.ndarray:
+    """(bones,) 3D lengths in metres; NaN where an end is not visible."""
+    a = np.array([i for i, _ in _LIMB_BONES])
+    b = np.array([j for _, j in _LIMB_BONES])
+    length = np.linalg.norm(world[a] - world[b], axis=-1)
+    seen = (visibility[a] >= min_vis) & (visibility[b] >= min_vis)
+    return np.where(seen, length, np.nan)
+
+
+@dataclass
+class PoseValidator:
+    """Adds plausibility flags to tracked frames fed in order (works live and offline)."""
+
+    options: ValidationOptions = field(default_factory=ValidationOptions)
+    _bones: dict[int, list[np.ndarray]] = field(default_factory=dict)
+    _previous_xy: dict[int, np.ndarray] = field(default_factory=dict)
+
+    def update(self, frame: PoseFrame) -> PoseFrame:
+        """The frame with each person's flags extended by the checks that fail."""
+        flags = [list(f) for f in frame.flags]
+        boxes = frame.boxes
+        for i in range(len(frame)):
+            flags[i].extend(self._check(frame, i, boxes[i]))
+        return frame.with_flags(flags)
+
+    def _check(self, frame: PoseFrame, i: int, box: np.ndarray) -> list[str]:
+        o = self.options
+        found = []
+        if float(np.mean(frame.visibility[i])) < o.min_mean_visibility:
+            found.append(LOW_VISIBILITY)
+        if (box[3] - box[1]) < o.min_height_fraction * frame.height:
+            found.append(TOO_SMALL)
+        track = int(frame.track_id[i])
+        if track < 0:
+            return found
+        lengths = _bone_lengths(frame.world[i], frame.visibility[i], o.min_bone_visibility)
+        history = self._bones.setdefault(track, [])
+        if len(history) >= 3:
+            with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
+                warnings.simplefilter("ignore", RuntimeWarning)  # bones never seen: all-NaN columns
+                median = np.nanmedian(np.stack(history), axis=0)
+                change = np.abs(lengths - median) / median
+            if np.any(change > o.max_bone_change):
+                found.append(BONE_JUMP)
+        if BONE_JUMP not in found:
+            history.append(lengths)
+            del history[: -o.history]
+        previous = self._previous_xy.get(track)
+        scale = max(box[2] - box[0], box[3] - box[1])
+        if previous is not None and self._is_swap(frame.xy[i], previous, scale):
+            found.append(LEFT_RIGHT_SWAP)
+        self._previous_xy[track] = frame.xy[i].copy()
+        return found
+
+    def _is_swap(self, xy: np.ndarray, previous: np.ndarray, scale: float) -> bool:
+        """Left and right fit the previous pose much better crossed (and the sides are apart)."""
+        direct = np.sum(np.linalg.norm(xy[_LEFT] - previous[_LEFT], axis=-1)) + np.sum(
+            np.linalg.norm(xy[_RIGHT] - previous[_RIGHT], axis=-1)
+        )
+        crossed = np.sum(np.linalg.norm(xy[_LEFT] - previous[_RIGHT], axis=-1)) + np.sum(
+            np.linalg.norm(xy[_RIGHT] - previous[_LEFT], axis=-1)
+        )
+        meaningful = direct > 0.05 * scale * 2 * len(_SWAP_JOINTS)  # 5% of the body size per joint
+        return bool(meaningful and crossed < self.options.swap_ratio * direct)

@@ -1,0 +1,195 @@
+"""Files written for a processed video: keypoints in every format, and the annotated MP4.
+
+The annotated video is drawn from the final poses on a second decode of the source. With
+worker processes it is rendered in segments in parallel, one H.264 file each (no B-frames,
+so decode and presentation order agree), then the segments' packets are joined into one
+MP4 without re-encoding.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from localpose.draw import draw_poses
+from localpose.result import PoseFrame
+from localpose.video.io import DecodeReport, VideoInfo, VideoWriter, read_frames
+
+if TYPE_CHECKING:
+    from localpose.video.pipeline import ProgressCallback, VideoOptions
+
+__all__ = ["output_paths", "render_video", "write_outputs"]
+
+_ENCODER = {"crf": 23, "preset": "veryfast"}
+
+
+def output_paths(source: Path, out_dir: Path) -> dict[str, Path]:
+    """Where each output kind of `source` goes in `out_dir`."""
+    stem = source.stem
+    return {
+        "mp4": out_dir / f"{stem}.pose.mp4",
+        "jsonl": out_dir / f"{stem}.jsonl",
+        "csv": out_dir / f"{stem}.csv",
+        "raw": out_dir / f"{stem}.raw.jsonl",
+        "openpose": out_dir / f"{stem}_openpose",
+        "coco": out_dir / f"{stem}.coco.json",
+        "angles": out_dir / f"{stem}.angles.csv",
+    }
+
+
+def _write_jsonl(path: Path, frames: Sequence[PoseFrame], source: str, angles: bool) -> None:
+    from localpose.export import frame_to_dict
+
+    with path.open("w") as stream:
+        for k, frame in enumerate(frames):
+            record = frame_to_dict(frame, source, frame_index=k)
+            if angles:
+                from localpose.analysis.angles import add_angles_to_document
+
+                add_angles_to_document(record, frame)
+            stream.write(json.dumps(record, separators=(",", ":")) + "\n")
+
+
+def _write_openpose(folder: Path, frames: Sequence[PoseFrame], stem: str) -> None:
+    from localpose.export.openpose import openpose_dict
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for k, frame in enumerate(frames):
+        path = folder / f"{stem}_{k:012d}_keypoints.json"
+        path.write_text(json.dumps(openpose_dict(frame), separators=(",", ":")))
+
+
+def _write_keypoints(kind: str, path: Path, source: Path, tracked: list, final: list) -> None:
+    from localpose.export import coco_results, write_csv
+
+    name = source.name
+    if kind == "jsonl":
+        _write_jsonl(path, final, name, angles=False)
+    elif kind == "raw":
+        _write_jsonl(path, tracked, name, angles=False)
+    elif kind == "csv":
+        with path.open("w", newline="") as stream:
+            write_csv(stream, final, name)
+    elif kind == "coco":
+        path.write_text(json.dumps(coco_results(enumerate(final))))
+    elif kind == "openpose":
+        _write_openpose(path, final, source.stem)
+    elif kind == "angles":
+        from localpose.analysis.angles import write_angles_csv
+
+        with path.open("w", newline="") as stream:
+            write_angles_csv(stream, final, source=name)
+
+
+@dataclass(frozen=True)
+class _Segment:
+    source: Path
+    dest: Path
+    poses: list[PoseFrame]
+    start_ms: float | None
+    stop_ms: float | None
+    fps: float
+    labels: bool
+
+
+def _render_segment(segment: _Segment) -> tuple[int, list[str]]:
+    """Draw `poses` on the frames of [start_ms, stop_ms) into `dest`; (frames written, errors)."""
+    report = DecodeReport()
+    by_time = {round(p.timestamp_ms, 3): p for p in segment.poses}
+    size = (segment.poses[0].width, segment.poses[0].height) if segment.poses else None
+    with VideoWriter(segment.dest, size or (2, 2), segment.fps, **_ENCODER) as writer:
+        for rgb, t_ms in read_frames(segment.source, segment.start_ms, segment.stop_ms, report):
+            pose = by_time.get(round(t_ms, 3))
+            if pose is None:
+                continue  # a frame the first decode could not read: keep the outputs aligned
+            writer.write(draw_poses(rgb, pose, labels=segment.labels), t_ms)
+        return writer.frames, report.errors
+
+
+def _join(parts: Sequence[Path], dest: Path) -> None:
+    """Concatenate H.264 MP4 segments with absolute timestamps into one file, packet by packet."""
+    import av
+
+    with av.open(str(parts[0])) as first, av.open(str(dest), "w", options={"movflags": "+faststart"}) as out:
+        stream = out.add_stream_from_template(first.streams.video[0])
+        for part in parts:
+            with av.open(str(part)) as container:
+                for packet in container.demux(video=0):
+                    if packet.dts is None:
+                        continue
+                    packet.stream = stream
+                    out.mux(packet)
+
+
+def render_video(
+    source: Path,
+    dest: Path,
+    info: VideoInfo,
+    poses: list[PoseFrame],
+    labels: bool = True,
+    pool: ProcessPoolExecutor | None = None,
+    segments: int = 1,
+) -> int:
+    """Write the annotated copy of `source` to `dest`; returns the number of frames written."""
+    stamps = [p.timestamp_ms for p in poses]
+    bounds = np.linspace(0, len(poses), max(1, segments) + 1).round().astype(int)
+    jobs = []
+    for k, (a, b) in enumerate(itertools.pairwise(bounds)):
+        if a >= b:
+            continue
+        part = dest if segments <= 1 else dest.with_name(f".{dest.stem}.part{k}.mp4")
+        start = stamps[a] if a > 0 else None
+        stop = stamps[b] if b < len(stamps) else None
+        jobs.append(_Segment(source, part, poses[a:b], start, stop, info.fps, labels))
+    if pool is None or len(jobs) == 1:
+        results = [_render_segment(job) for job in jobs]
+    else:
+        results = list(pool.map(_render_segment, jobs))
+    if len(jobs) > 1:
+        try:
+            _join([job.dest for job in jobs], dest)
+        finally:
+            for job in jobs:
+                job.dest.unlink(missing_ok=True)
+    return sum(count for count, _ in results)
+
+
+def write_outputs(
+    source: Path,
+    out_dir: Path,
+    info: VideoInfo,
+    tracked: list[PoseFrame],
+    final: list[PoseFrame],
+    options: VideoOptions,
+    pool: ProcessPoolExecutor | None,
+    workers: int,
+    on_progress: ProgressCallback | None,
+    cancel: threading.Event | None,
+) -> dict[str, Path]:
+    """Write every output kind in `options.outputs` (the MP4 in `workers` segments); returns kind -> path."""
+    from localpose.video.pipeline import VideoProgress
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = output_paths(source, out_dir)
+    written = {}
+    for kind in options.outputs:
+        if kind == "mp4":
+            continue
+        _write_keypoints(kind, paths[kind], source, tracked, final)
+        written[kind] = paths[kind]
+    if "mp4" in options.outputs and not (cancel is not None and cancel.is_set()):
+        if on_progress is not None:
+            on_progress(VideoProgress("render", 0, len(final), 0.0, None))
+        render_video(source, paths["mp4"], info, final, options.draw_labels, pool, workers)
+        written["mp4"] = paths["mp4"]
+        if on_progress is not None:
+            on_progress(VideoProgress("render", len(final), len(final), 0.0, 0.0))
+    return written

@@ -1,0 +1,427 @@
+"""From a video file to tracked, validated, smoothed keypoints and an annotated video.
+
+Stages, each a library piece that takes and returns `PoseFrame`s:
+  1. inference: MediaPipe video mode over the frames; with several workers the video is cut
+     into chunks, each decoded and estimated by its own process and landmarker, starting
+     `overlap_ms` early so the landmarker's own tracking is warm at the chunk's first frame;
+  2. tracking (`localpose.track`) over all frames in order, so ids cross chunk borders;
+  3. validation flags (`localpose.validate`) on the raw poses;
+  4. gap filling and offline smoothing (`localpose.smooth`);
+  5. outputs (`localpose.video.outputs`): annotated MP4 (rendered in parallel segments and
+     joined without re-encoding), JSON Lines, CSV, OpenPose, COCO, angles.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import logging
+import multiprocessing
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from localpose.errors import InvalidOptionError, InvalidVideoError
+from localpose.estimate import VideoPoseEstimator
+from localpose.models import ModelBundle, load_model
+from localpose.options import EstimatorOptions, ModelOptions
+from localpose.result import PoseFrame
+from localpose.smooth import SmoothingOptions, smooth_tracks
+from localpose.track import PoseTracker, TrackerOptions
+from localpose.validate import PoseValidator, ValidationOptions
+from localpose.video.io import DecodeReport, frame_timestamps, probe, read_frames
+
+__all__ = [
+    "OUTPUT_KINDS",
+    "VideoOptions",
+    "VideoProgress",
+    "VideoReport",
+    "default_workers",
+    "estimate_video",
+    "process_video",
+]
+
+log = logging.getLogger(__name__)
+
+OUTPUT_KINDS = ("mp4", "jsonl", "csv", "raw", "openpose", "coco", "angles")
+"""mp4: annotated video; jsonl/csv: final keypoints; raw: JSON Lines before smoothing;
+openpose: a folder of BODY_25 JSON per frame; coco: COCO results JSON; angles: joint angles CSV."""
+
+
+def default_workers() -> int:
+    """Worker processes by default: the cores this process may use."""
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class VideoOptions:
+    """Everything `process_video` does, explicitly."""
+
+    estimator: EstimatorOptions = field(default_factory=EstimatorOptions)
+    tracking: TrackerOptions = field(default_factory=TrackerOptions)
+    validation: ValidationOptions = field(default_factory=ValidationOptions)
+    smoothing: SmoothingOptions = field(default_factory=SmoothingOptions)
+    outputs: tuple[str, ...] = ("mp4", "jsonl", "csv")
+    workers: int = 1
+    overlap_ms: float = 1000.0
+    """How early each chunk after the first starts, to warm up the landmarker's tracking."""
+    inference_max_side: int | None = None
+    """Shrink frames to this longer side before inference (faster; poses are mapped back)."""
+    draw_labels: bool = True
+
+    def __post_init__(self) -> None:
+        unknown = set(self.outputs) - set(OUTPUT_KINDS)
+        if unknown:
+            raise InvalidOptionError(
+                f"unknown video output(s) {sorted(unknown)}; choose from {', '.join(OUTPUT_KINDS)}"
+            )
+        if not isinstance(self.workers, int) or self.workers < 1:
+            raise InvalidOptionError(f"workers must be a positive integer, got {self.workers}")
+        if self.overlap_ms < 0:
+            raise InvalidOptionError("overlap_ms must be >= 0")
+        if self.inference_max_side is not None and self.inference_max_side < 64:
+            raise InvalidOptionError("inference_max_side must be at least 64 pixels")
+
+
+@dataclass(frozen=True)
+class VideoProgress:
+    """Progress of one video: frames done of the total, speed and time left."""
+
+    stage: str
+    frames_done: int
+    frames_total: int | None
+    fps: float
+    eta_s: float | None
+
+
+@dataclass
+class VideoReport:
+    """What `process_video` produced: frame count, output files, and what went wrong."""
+
+    source: Path
+    frames: int
+    frames_expected: int
+    outputs: dict[str, Path]
+    errors: list[str]
+    poses: list[PoseFrame]
+    """Final poses: tracked, flagged, gaps filled, smoothed (one `PoseFrame` per frame)."""
+    raw_poses: list[PoseFrame]
+    """Tracked and flagged poses before gap filling and smoothing."""
+    seconds: dict[str, float]
+    cancelled: bool = False
+
+    @property
+    def track_ids(self) -> list[int]:
+        return sorted({int(t) for f in self.poses for t in f.track_id if t >= 0})
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "source": str(self.source),
+            "frames": self.frames,
+            "frames_expected": self.frames_expected,
+            "outputs": {k: str(v) for k, v in self.outputs.items()},
+            "errors": self.errors,
+            "track_ids": self.track_ids,
+            "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
+            "cancelled": self.cancelled,
+        }
+
+
+ProgressCallback = Callable[[VideoProgress], None]
+
+
+def _rescale(frame: PoseFrame, size: tuple[int, int]) -> PoseFrame:
+    """A pose found on a shrunk frame, in the pixels of the full-size frame."""
+    if frame.image_size == size:
+        return frame
+    scale = np.array([size[0] / frame.width, size[1] / frame.height])
+    return frame.replace(image_size=size, xy=frame.xy * scale, z=frame.z * frame.width / size[0] * scale[0])
+
+
+def _estimate_range(
+    path: Path,
+    estimator: VideoPoseEstimator,
+    size: tuple[int, int],
+    start_ms: float | None,
+    keep_from_ms: float | None,
+    stop_ms: float | None,
+    report: DecodeReport,
+    max_side: int | None,
+    tick: Callable[[], bool],
+) -> Iterator[PoseFrame]:
+    """Raw poses of the frames in [keep_from_ms, stop_ms), warming up from `start_ms`."""
+    for rgb, t_ms in read_frames(path, start_ms, stop_ms, report, max_side):
+        frame = _rescale(estimator.estimate(rgb, t_ms), size)
+        if keep_from_ms is None or t_ms >= keep_from_ms - 1e-3:
+            if not tick():
+                return
+            yield frame
+
+
+def estimate_video(
+    path: str | Path,
+    estimator_options: EstimatorOptions | None = None,
+    model: ModelBundle | ModelOptions | None = None,
+    tracking: TrackerOptions | None = None,
+) -> Iterator[PoseFrame]:
+    """Tracked raw poses of every frame of a video, in order, as they are estimated (one core)."""
+    path = Path(path)
+    info = probe(path)
+    tracker = PoseTracker(tracking or TrackerOptions())
+    with VideoPoseEstimator(estimator_options, model) as estimator:
+        size = (info.width, info.height)
+        frames = _estimate_range(path, estimator, size, None, None, None, DecodeReport(), None, lambda: True)
+        for frame in frames:
+            yield tracker.update(frame)
+
+
+# --- worker processes -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    path: Path
+    model: ModelBundle
+    options: EstimatorOptions
+    size: tuple[int, int]
+    start_ms: float | None
+    keep_from_ms: float | None
+    stop_ms: float | None
+    max_side: int | None
+
+
+@dataclass(frozen=True)
+class _ChunkResult:
+    frames: list[PoseFrame]
+    errors: list[str]
+
+
+class _WorkerChannel:
+    """Progress and cancel signals shared with worker processes (set up by the pool initializer)."""
+
+    progress: multiprocessing.queues.Queue | None = None
+    cancel: threading.Event | None = None
+
+
+def _init_worker(progress, cancel) -> None:
+    _WorkerChannel.progress, _WorkerChannel.cancel = progress, cancel
+
+
+def _worker_tick(counter: list[int]) -> bool:
+    counter[0] += 1
+    if counter[0] % 10 == 0 and _WorkerChannel.progress is not None:
+        _WorkerChannel.progress.put(10)
+    return not (_WorkerChannel.cancel is not None and _WorkerChannel.cancel.is_set())
+
+
+def _run_chunk(chunk: _Chunk) -> _ChunkResult:
+    report = DecodeReport()
+    counter = [0]
+    with VideoPoseEstimator(chunk.options, chunk.model) as estimator:
+        frames = list(
+            _estimate_range(
+                chunk.path,
+                estimator,
+                chunk.size,
+                chunk.start_ms,
+                chunk.keep_from_ms,
+                chunk.stop_ms,
+                report,
+                chunk.max_side,
+                lambda: _worker_tick(counter),
+            )
+        )
+    if _WorkerChannel.progress is not None:
+        _WorkerChannel.progress.put(counter[0] % 10)
+    return _ChunkResult(frames, report.errors)
+
+
+_ChunkTimes = tuple[float | None, float | None, float | None]
+
+
+def _chunks(stamps: list[float], workers: int, overlap_ms: float) -> list[_ChunkTimes]:
+    """(start_ms, keep_from_ms, stop_ms) of `workers` chunks with equal frame counts."""
+    bounds = np.linspace(0, len(stamps), workers + 1).round().astype(int)
+    out = []
+    for a, b in itertools.pairwise(bounds):
+        if a >= b:
+            continue
+        keep = stamps[a] if a > 0 else None
+        start = max(0.0, stamps[a] - overlap_ms) if a > 0 else None
+        stop = stamps[b] if b < len(stamps) else None
+        out.append((start, keep, stop))
+    return out
+
+
+class _Progress:
+    """Turns frame counts into `VideoProgress` callbacks (rate-limited to ~4 per second)."""
+
+    def __init__(self, total: int, callback: ProgressCallback | None, stage: str) -> None:
+        self.total, self.callback, self.stage = total, callback, stage
+        self.done, self.started, self._last = 0, time.perf_counter(), 0.0
+
+    def add(self, count: int, force: bool = False) -> None:
+        self.done += count
+        now = time.perf_counter()
+        if self.callback is None or (not force and now - self._last < 0.25):
+            return
+        self._last = now
+        elapsed = max(now - self.started, 1e-6)
+        fps = self.done / elapsed
+        eta = (self.total - self.done) / fps if fps > 0 and self.total else None
+        self.callback(VideoProgress(self.stage, self.done, self.total, fps, eta))
+
+
+def _infer_parallel(
+    path: Path,
+    model: ModelBundle,
+    options: VideoOptions,
+    size: tuple[int, int],
+    stamps: list[float],
+    progress: _Progress,
+    cancel: threading.Event | None,
+    pool: ProcessPoolExecutor,
+    channel: tuple,
+) -> tuple[list[PoseFrame], list[str]]:
+    futures: list[Future] = [
+        pool.submit(
+            _run_chunk,
+            _Chunk(path, model, options.estimator, size, start, keep, stop, options.inference_max_side),
+        )
+        for start, keep, stop in _chunks(stamps, options.workers, options.overlap_ms)
+    ]
+    progress_queue, worker_cancel = channel
+    while not all(f.done() for f in futures):
+        if cancel is not None and cancel.is_set():
+            worker_cancel.set()
+        with contextlib.suppress(queue.Empty):
+            progress.add(progress_queue.get(timeout=0.1))
+    frames, errors = [], []
+    for future in futures:
+        result = future.result()
+        frames.extend(result.frames)
+        errors.extend(result.errors)
+    return _in_time_order(frames), errors
+
+
+def _in_time_order(frames: list[PoseFrame]) -> list[PoseFrame]:
+    """Frames sorted by time, each time once (chunks meet exactly at their borders)."""
+    seen: dict[float, PoseFrame] = {}
+    for frame in frames:
+        seen.setdefault(round(frame.timestamp_ms, 3), frame)
+    return [seen[t] for t in sorted(seen)]
+
+
+def _infer_here(
+    path: Path,
+    model: ModelBundle,
+    options: VideoOptions,
+    size: tuple[int, int],
+    progress: _Progress,
+    cancel: threading.Event | None,
+) -> tuple[list[PoseFrame], list[str]]:
+    report = DecodeReport()
+
+    def tick() -> bool:
+        progress.add(1)
+        return not (cancel is not None and cancel.is_set())
+
+    with VideoPoseEstimator(options.estimator, model) as estimator:
+        frames = list(
+            _estimate_range(path, estimator, size, None, None, None, report, options.inference_max_side, tick)
+        )
+    return frames, report.errors
+
+
+def _post_process(raw: list[PoseFrame], options: VideoOptions) -> tuple[list[PoseFrame], list[PoseFrame]]:
+    """Track, flag, then fill gaps and smooth: (raw tracked and flagged, final)."""
+    tracker, validator = PoseTracker(options.tracking), PoseValidator(options.validation)
+    tracked = [validator.update(tracker.update(frame)) for frame in raw]
+    return tracked, smooth_tracks(tracked, options.smoothing)
+
+
+def _make_pool(workers: int) -> tuple[ProcessPoolExecutor, tuple]:
+    context = multiprocessing.get_context("spawn")
+    channel = (context.Queue(), context.Event())
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=channel)
+    return pool, channel
+
+
+def process_video(
+    source: str | Path,
+    out_dir: str | Path,
+    options: VideoOptions | None = None,
+    model: ModelBundle | ModelOptions | None = None,
+    on_progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+) -> VideoReport:
+    """Estimate, track, validate and smooth every frame of a video and write the chosen outputs.
+
+    Raises `InvalidVideoError` when the file is not a video or no frame decodes; partial damage
+    is reported in `VideoReport.errors` while every decodable frame is processed.
+    """
+    from localpose.video.outputs import write_outputs
+
+    options = options or VideoOptions()
+    source, out_dir = Path(source), Path(out_dir)
+    bundle = model if isinstance(model, ModelBundle) else load_model(model)
+    seconds: dict[str, float] = {}
+    started = time.perf_counter()
+    info = probe(source)
+    stamps = frame_timestamps(source)
+    if not stamps:
+        raise InvalidVideoError(f"{source}: holds no video frames")
+    size = (info.width, info.height)
+    workers = min(options.workers, max(1, len(stamps) // 30))
+    pool, channel = _make_pool(workers) if workers > 1 else (None, None)
+    try:
+        progress = _Progress(len(stamps), on_progress, "estimate")
+        if pool is not None:
+            raw, errors = _infer_parallel(
+                source, bundle, _with_workers(options, workers), size, stamps, progress, cancel, pool, channel
+            )
+        else:
+            raw, errors = _infer_here(source, bundle, options, size, progress, cancel)
+        progress.add(0, force=True)
+        seconds["estimate"] = time.perf_counter() - started
+        if not raw:
+            raise InvalidVideoError(f"{source}: no frame could be decoded ({'; '.join(errors[:3])})")
+        cancelled = cancel is not None and cancel.is_set()
+        mark = time.perf_counter()
+        tracked, final = _post_process(raw, options)
+        seconds["track_smooth"] = time.perf_counter() - mark
+        outputs: dict[str, Path] = {}
+        if not cancelled:
+            mark = time.perf_counter()
+            outputs = write_outputs(
+                source, out_dir, info, tracked, final, options, pool, workers, on_progress, cancel
+            )
+            seconds["write"] = time.perf_counter() - mark
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+    seconds["total"] = time.perf_counter() - started
+    return VideoReport(
+        source=source,
+        frames=len(final),
+        frames_expected=len(stamps),
+        outputs=outputs,
+        errors=errors,
+        poses=final,
+        raw_poses=tracked,
+        seconds=seconds,
+        cancelled=cancel is not None and cancel.is_set(),
+    )
+
+
+def _with_workers(options: VideoOptions, workers: int) -> VideoOptions:
+    from dataclasses import replace
+
+    return replace(options, workers=workers)
