@@ -115,8 +115,9 @@ class PoseValidator:
         previous = self._previous_xy.get(track)
         scale = max(box[2] - box[0], box[3] - box[1])
         if previous is not None and self._is_swap(frame.xy[i], previous, scale):
-            found.append(LEFT_RIGHT_SWAP)
-        self._previous_xy[track] = frame.xy[i].copy()
+            found.append(LEFT_RIGHT_SWAP)  # keep the unswapped reference for the next frame
+        else:
+            self._previous_xy[track] = frame.xy[i].copy()
         return found
 
     def _is_swap(self, xy: np.ndarray, previous: np.ndarray, scale: float) -> bool:
