@@ -105,7 +105,8 @@ def _noisy_track(person: PoseFrame, n: int = 120, fps: float = 30.0, noise: floa
     frames = []
     for k in range(n):
         t = k / fps
-        xy = person.xy + [40 * np.sin(2 * np.pi * 0.5 * t), 0] + rng.normal(0, noise, person.xy.shape)
+        sway = np.array([40 * np.sin(2 * np.pi * 0.5 * t), 0.0])
+        xy = person.xy + sway + rng.normal(0, noise, person.xy.shape)
         frames.append(person.replace(xy=xy, timestamp_ms=1000 * t, track_id=[0]))
     return frames
 
