@@ -88,10 +88,10 @@ class SkeletonAnnotator:
     def __init__(self, style: DrawStyle | None = None) -> None:
         self.style = style or DrawStyle()
 
-    def annotate(self, image: np.ndarray, frame: PoseFrame) -> np.ndarray:
-        """Draw on a copy of `image` (H, W, 3 uint8, same channel order as the colours)."""
+    def annotate(self, image: np.ndarray, frame: PoseFrame, in_place: bool = False) -> np.ndarray:
+        """Draw on `image` (H, W, 3 uint8, same channel order as the colours), or on a copy."""
         _check_image(image, frame)
-        out = image.copy()
+        out = image if in_place else image.copy()
         style = self.style
         thickness, radius = style.sizes(frame.image_size)
         many = len(frame) > 1 or bool((frame.track_id >= 0).any())
@@ -120,9 +120,9 @@ class LabelAnnotator:
         self.show_score = show_score
         self.landmark_names = landmark_names
 
-    def annotate(self, image: np.ndarray, frame: PoseFrame) -> np.ndarray:
+    def annotate(self, image: np.ndarray, frame: PoseFrame, in_place: bool = False) -> np.ndarray:
         _check_image(image, frame)
-        out = image.copy()
+        out = image if in_place else image.copy()
         thickness, _radius = self.style.sizes(frame.image_size)
         font_scale = 0.45 * thickness
         for i in range(len(frame)):
@@ -168,7 +168,7 @@ class MaskAnnotator:
         self.opacity = opacity
         self.threshold = threshold
 
-    def annotate(self, image: np.ndarray, frame: PoseFrame) -> np.ndarray:
+    def annotate(self, image: np.ndarray, frame: PoseFrame, in_place: bool = False) -> np.ndarray:
         _check_image(image, frame)
         out = image.astype(np.float32)
         if frame.masks is not None:
@@ -185,9 +185,13 @@ def draw_poses(
     style: DrawStyle | None = None,
     labels: bool = True,
     annotators: Sequence[SkeletonAnnotator | LabelAnnotator | MaskAnnotator] | None = None,
+    in_place: bool = False,
 ) -> np.ndarray:
-    """The default overlay: skeletons, plus track-id labels when people are tracked."""
+    """The default overlay: skeletons, plus track-id labels when people are tracked.
+
+    `in_place` draws on `image` itself (saves copying frames the caller owns, e.g. in video).
+    """
     chain = annotators or [SkeletonAnnotator(style)] + ([LabelAnnotator(style)] if labels else [])
-    for annotator in chain:
-        image = annotator.annotate(image, frame)
+    for k, annotator in enumerate(chain):
+        image = annotator.annotate(image, frame, in_place=in_place or k > 0)
     return image

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import argparse
 
-from localpose.bench import analysis
+from localpose.bench import analysis, video
 
 __all__ = ["BENCHMARKS", "register"]
 
-BENCHMARKS: tuple = (analysis,)
+BENCHMARKS: tuple = (analysis, video)
 
 
 def register(commands: argparse._SubParsersAction) -> None:

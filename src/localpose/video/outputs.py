@@ -12,7 +12,7 @@ import itertools
 import json
 import threading
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = ["output_paths", "render_video", "write_outputs"]
 
-_ENCODER = {"crf": 23, "preset": "veryfast"}
+_ENCODER = {"crf": 23, "preset": "superfast"}
 
 
 def output_paths(source: Path, out_dir: Path) -> dict[str, Path]:
@@ -110,7 +110,7 @@ def _render_segment(segment: _Segment) -> tuple[int, list[str]]:
             pose = by_time.get(round(t_ms, 3))
             if pose is None:
                 continue  # a frame the first decode could not read: keep the outputs aligned
-            writer.write(draw_poses(rgb, pose, labels=segment.labels), t_ms)
+            writer.write(draw_poses(rgb, pose, labels=segment.labels, in_place=True), t_ms)
         return writer.frames, report.errors
 
 
@@ -179,17 +179,21 @@ def write_outputs(
 
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = output_paths(source, out_dir)
-    written = {}
-    for kind in options.outputs:
-        if kind == "mp4":
-            continue
-        _write_keypoints(kind, paths[kind], source, tracked, final)
-        written[kind] = paths[kind]
-    if "mp4" in options.outputs and not (cancel is not None and cancel.is_set()):
-        if on_progress is not None:
-            on_progress(VideoProgress("render", 0, len(final), 0.0, None))
-        render_video(source, paths["mp4"], info, final, options.draw_labels, pool, workers)
-        written["mp4"] = paths["mp4"]
-        if on_progress is not None:
-            on_progress(VideoProgress("render", len(final), len(final), 0.0, 0.0))
+    keypoint_kinds = [kind for kind in options.outputs if kind != "mp4"]
+    # Keypoint files are written on a thread while the workers render the video.
+    with ThreadPoolExecutor(1) as writer:
+        pending = [
+            writer.submit(_write_keypoints, kind, paths[kind], source, tracked, final)
+            for kind in keypoint_kinds
+        ]
+        written = {kind: paths[kind] for kind in keypoint_kinds}
+        if "mp4" in options.outputs and not (cancel is not None and cancel.is_set()):
+            if on_progress is not None:
+                on_progress(VideoProgress("render", 0, len(final), 0.0, None))
+            render_video(source, paths["mp4"], info, final, options.draw_labels, pool, workers)
+            written["mp4"] = paths["mp4"]
+            if on_progress is not None:
+                on_progress(VideoProgress("render", len(final), len(final), 0.0, 0.0))
+        for future in pending:
+            future.result()
     return written

@@ -70,7 +70,7 @@ class VideoOptions:
     smoothing: SmoothingOptions = field(default_factory=SmoothingOptions)
     outputs: tuple[str, ...] = ("mp4", "jsonl", "csv")
     workers: int = 1
-    overlap_ms: float = 1000.0
+    overlap_ms: float = 300.0
     """How early each chunk after the first starts, to warm up the landmarker's tracking."""
     inference_max_side: int | None = None
     """Shrink frames to this longer side before inference (faster; poses are mapped back)."""
@@ -247,15 +247,18 @@ _ChunkTimes = tuple[float | None, float | None, float | None]
 
 
 def _chunks(stamps: list[float], workers: int, overlap_ms: float) -> list[_ChunkTimes]:
-    """(start_ms, keep_from_ms, stop_ms) of `workers` chunks with equal frame counts."""
-    bounds = np.linspace(0, len(stamps), workers + 1).round().astype(int)
+    """(start_ms, keep_from_ms, stop_ms) of `workers` chunks of equal work (warm-up frames included)."""
+    n = len(stamps)
+    warmup = int(np.searchsorted(stamps, overlap_ms + stamps[0]))  # frames in one overlap
+    share = (n + warmup * (workers - 1)) / workers
+    bounds = [0] + [round(share * (k + 1) - warmup * k) for k in range(workers - 1)] + [n]
     out = []
     for a, b in itertools.pairwise(bounds):
         if a >= b:
             continue
         keep = stamps[a] if a > 0 else None
         start = max(0.0, stamps[a] - overlap_ms) if a > 0 else None
-        stop = stamps[b] if b < len(stamps) else None
+        stop = stamps[b] if b < n else None
         out.append((start, keep, stop))
     return out
 
