@@ -1,0 +1,124 @@
+"""`localpose serve`: the REST API and the WebUI on http://127.0.0.1:8080 by default."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from localpose.cli.common import add_model_arguments, model_options
+from localpose.options import ImageLimits
+
+__all__ = ["register"]
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "serve",
+        help="start the web service and WebUI (default http://127.0.0.1:8080)",
+        description=(
+            "Serve the REST API (/api/v1, docs at /docs) and the browser WebUI (/). Images are "
+            "processed in memory; only video jobs are written, to a temporary folder, and deleted "
+            "after --job-ttl or on DELETE. Browsers allow the webcam only on localhost or HTTPS: "
+            "use --certfile/--keyfile when serving other machines on a LAN."
+        ),
+    )
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)"
+    )
+    parser.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    parser.add_argument(
+        "-w",
+        "--workers",
+        type=int,
+        default=_cores(),
+        help="estimator processes (default: cores, %(default)s)",
+    )
+    parser.add_argument(
+        "--queue", type=int, default=8, help="requests that may wait for a worker (default 8)"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=30.0, help="per-request timeout in seconds (default 30)"
+    )
+    parser.add_argument(
+        "--api-key",
+        default=os.environ.get("LOCALPOSE_API_KEY"),
+        help="require this key on /api/ routes (default: $LOCALPOSE_API_KEY; none when unset)",
+    )
+    parser.add_argument(
+        "--cors-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="allow this browser origin (repeatable)",
+    )
+    parser.add_argument("--certfile", type=Path, help="TLS certificate (PEM) for HTTPS")
+    parser.add_argument("--keyfile", type=Path, help="TLS private key (PEM) for HTTPS")
+    parser.add_argument(
+        "--jobs-dir", type=Path, help="where video jobs live (default: a new temporary folder)"
+    )
+    parser.add_argument(
+        "--job-ttl", type=float, default=3600.0, help="seconds a video job is kept (default 3600)"
+    )
+    defaults = ImageLimits()
+    parser.add_argument(
+        "--max-image-mb",
+        type=float,
+        default=defaults.max_bytes / 1024**2,
+        help="largest image upload in MiB (default %(default)g)",
+    )
+    parser.add_argument(
+        "--max-pixels",
+        type=int,
+        default=defaults.max_pixels,
+        help="most pixels in a decoded image, against decompression bombs (default %(default)d)",
+    )
+    add_model_arguments(parser)
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from localpose.cli import EXIT_OK
+    from localpose.models import load_model
+    from localpose.server import ServerOptions, create_app
+
+    options = ServerOptions(
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        queue_size=args.queue,
+        request_timeout_s=args.timeout,
+        model=model_options(args),
+        api_key=args.api_key or None,
+        cors_origins=tuple(args.cors_origin),
+        certfile=args.certfile,
+        keyfile=args.keyfile,
+        jobs_dir=args.jobs_dir,
+        limits=ImageLimits(max_bytes=int(args.max_image_mb * 1024**2), max_pixels=args.max_pixels),
+        job_ttl_s=args.job_ttl,
+    )
+    model = load_model(options.model)
+    app = create_app(options, model)
+    scheme = "https" if options.certfile else "http"
+    print(
+        f"localpose: serving the WebUI on {scheme}://{options.host}:{options.port}/ "
+        f"(API docs at /docs, {options.workers} worker(s), model {model.name})",
+        file=sys.stderr,
+    )
+    uvicorn.run(
+        app,
+        host=options.host,
+        port=options.port,
+        ssl_certfile=str(options.certfile) if options.certfile else None,
+        ssl_keyfile=str(options.keyfile) if options.keyfile else None,
+        log_level="warning",
+        timeout_graceful_shutdown=5,
+    )
+    return EXIT_OK

@@ -1,0 +1,133 @@
+"""Estimator worker processes behind a bounded queue.
+
+Each worker process holds the model and a few `PoseEstimator`s (one per distinct set of
+options asked for). Requests beyond the workers plus `queue_size` waiting are refused at
+once with `BusyError` (HTTP 503 + Retry-After) instead of building an unbounded backlog.
+Images travel to the workers as the bytes that were uploaded, and are decoded there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any, ClassVar, TypeVar
+
+from localpose.errors import BusyError, LocalposeError
+from localpose.models import ModelBundle
+from localpose.options import EstimatorOptions, ImageLimits
+from localpose.result import PoseFrame
+
+__all__ = ["EstimatorPool", "RequestTimeoutError"]
+
+T = TypeVar("T")
+
+
+class RequestTimeoutError(LocalposeError):
+    """The estimate took longer than the per-request timeout."""
+
+    code = "timeout"
+
+
+class _WorkerState:
+    """The model and estimators of one worker process (set by the pool initializer)."""
+
+    model: ClassVar[ModelBundle | None] = None
+    limits: ClassVar[ImageLimits] = ImageLimits()
+    estimators: ClassVar[OrderedDict] = OrderedDict()
+
+
+def _init_worker(model: ModelBundle, limits: ImageLimits) -> None:
+    _WorkerState.model, _WorkerState.limits = model, limits
+
+
+def _estimator(options: EstimatorOptions):
+    from localpose.estimate import PoseEstimator
+
+    cache = _WorkerState.estimators
+    if options not in cache:
+        cache[options] = PoseEstimator(options, _WorkerState.model, _WorkerState.limits)
+        while len(cache) > 4:
+            cache.popitem(last=False)[1].close()
+    cache.move_to_end(options)
+    return cache[options]
+
+
+def warm_up(_: int) -> bool:
+    """Load the default estimator (builds the MediaPipe graph) so the first request is fast."""
+    _estimator(EstimatorOptions())
+    return True
+
+
+def estimate_image(data: bytes, options: EstimatorOptions) -> PoseFrame:
+    """Decode (with the size limits) and estimate one uploaded image."""
+    return _estimator(options).estimate(data)
+
+
+def render_image(data: bytes, options: EstimatorOptions, image_format: str, labels: bool) -> bytes:
+    """The uploaded image with its poses drawn, encoded as PNG or JPEG."""
+    import io
+
+    from PIL import Image
+
+    from localpose.draw import draw_poses
+    from localpose.images import load_image
+
+    rgb = load_image(data, _WorkerState.limits)
+    frame = _estimator(options).estimate(rgb)
+    out = io.BytesIO()
+    drawn = Image.fromarray(draw_poses(rgb, frame, labels=labels))
+    drawn.save(out, format="JPEG" if image_format == "jpeg" else "PNG", quality=90)
+    return out.getvalue()
+
+
+class EstimatorPool:
+    """N worker processes and a bounded number of requests in flight."""
+
+    def __init__(self, model: ModelBundle, workers: int, queue_size: int, limits: ImageLimits) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.workers = workers
+        self.capacity = workers + queue_size
+        self._executor = ProcessPoolExecutor(
+            workers, mp_context=context, initializer=_init_worker, initargs=(model, limits)
+        )
+        self._in_flight = 0
+        self._lock = threading.Lock()
+        self.ready = False
+
+    async def warm(self) -> None:
+        """Start every worker and build its default estimator; then the pool is ready."""
+        loop = asyncio.get_running_loop()
+        await asyncio.gather(*(loop.run_in_executor(self._executor, warm_up, k) for k in range(self.workers)))
+        self.ready = True
+
+    def _release(self, _future: Any = None) -> None:
+        with self._lock:
+            self._in_flight -= 1
+
+    async def run(self, fn: Callable[..., T], *args: Any, timeout: float) -> T:
+        """Run fn(*args) in a worker; BusyError when full, RequestTimeoutError after `timeout`."""
+        with self._lock:
+            if self._in_flight >= self.capacity:
+                raise BusyError("all estimators are busy and the queue is full; retry shortly")
+            self._in_flight += 1
+        try:
+            future = self._executor.submit(fn, *args)
+        except BaseException:
+            self._release()
+            raise
+        future.add_done_callback(self._release)  # the slot frees when the worker really finishes
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(future), timeout)
+        except TimeoutError:
+            raise RequestTimeoutError(f"the request took longer than {timeout:g} s") from None
+
+    @property
+    def in_flight(self) -> int:
+        return self._in_flight
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)
