@@ -18,17 +18,25 @@ from localpose.multiperson import search_people
 from localpose.options import EstimatorOptions, ImageLimits, ModelOptions
 from localpose.result import PoseFrame
 
-__all__ = ["PoseEstimator", "VideoPoseEstimator", "engine_settings"]
+__all__ = ["PoseEstimator", "VideoPoseEstimator", "engine_settings", "uses_search"]
 
 
-def engine_settings(options: EstimatorOptions) -> EngineSettings:
-    """The landmarker graph settings that carry out these estimator options."""
+def uses_search(options: EstimatorOptions) -> bool:
+    """Whether image mode runs the multi-person search (see `localpose.multiperson`)."""
+    return options.multi_person == "search" or (options.multi_person == "auto" and options.num_poses > 1)
+
+
+def engine_settings(options: EstimatorOptions, mode: RunningMode = "image") -> EngineSettings:
+    """The landmarker graph settings that carry out these estimator options.
+
+    The image-mode search paints found people out by their masks, so it needs segmentation.
+    """
     return EngineSettings(
         num_poses=options.num_poses,
         min_detection_confidence=options.min_detection_confidence,
         min_presence_confidence=options.min_presence_confidence,
         min_tracking_confidence=options.min_tracking_confidence,
-        segmentation=options.segmentation,
+        segmentation=options.segmentation or (mode == "image" and uses_search(options)),
     )
 
 
@@ -49,7 +57,7 @@ class _EngineOwner:
     ) -> _EngineOwner:
         options = options or EstimatorOptions()
         bundle = model if isinstance(model, ModelBundle) else load_model(model)
-        engine = MediaPipeEngine(bundle.data, engine_settings(options), mode)
+        engine = MediaPipeEngine(bundle.data, engine_settings(options, mode), mode)
         return cls(options, bundle, engine)
 
 
@@ -81,11 +89,8 @@ class PoseEstimator:
         """Poses in one image given as an RGB array, encoded bytes or a file path."""
         rgb = load_image(image, self.limits)
         options = self._owner.options
-        use_search = options.multi_person == "search" or (
-            options.multi_person == "auto" and options.num_poses > 1
-        )
-        if use_search:
-            return search_people(self._owner.engine, rgb, options.num_poses)
+        if uses_search(options):
+            return search_people(self._owner.engine, rgb, options.num_poses, options.segmentation)
         return self._owner.engine.process(rgb)
 
     def close(self) -> None:

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import argparse
 
-from localpose.bench import analysis, video
+from localpose.bench import analysis, images, video
 
 __all__ = ["BENCHMARKS", "register"]
 
-BENCHMARKS: tuple = (analysis, video)
+BENCHMARKS: tuple = (analysis, images, video)
 
 
 def register(commands: argparse._SubParsersAction) -> None:

@@ -1,0 +1,170 @@
+"""`localpose bench images`: one plain pass against the multi-person search, on COCO photos.
+
+Both contenders run in one process on the same decoded images (best of `--repeat` runs per
+image). Accuracy is scored against COCO ground truth: every annotated person with at least
+5 labelled keypoints counts; a prediction matches the unmatched person it has the highest
+OKS with (COCO-17 keypoints from the 33 landmarks); recall counts matches with OKS > 0.5;
+a duplicate is a second prediction on an already matched person.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["PeopleScore", "register", "run_benchmark", "score_people"]
+
+MIN_KEYPOINTS = 5
+MATCH_OKS = 0.5
+
+
+@dataclass(frozen=True)
+class PeopleScore:
+    """How well predicted people match the annotated ones over a set of images."""
+
+    annotated: int
+    found: int
+    duplicates: int
+    unmatched: int
+    mean_oks: float
+
+    @property
+    def recall(self) -> float:
+        return self.found / self.annotated if self.annotated else 0.0
+
+    def to_dict(self) -> dict[str, float | int]:
+        return {
+            "annotated": self.annotated,
+            "found": self.found,
+            "recall": round(self.recall, 4),
+            "duplicates": self.duplicates,
+            "unmatched_predictions": self.unmatched,
+            "mean_oks_of_found": round(self.mean_oks, 4),
+        }
+
+
+def _oks_matrix(frame, people: list[dict]) -> np.ndarray:
+    from localpose.metrics import object_keypoint_similarity
+    from localpose.schema import COCO17_FROM_LANDMARKS, COCO17_SIGMAS
+
+    out = np.zeros((len(frame), len(people)))
+    for j, person in enumerate(people):
+        truth = np.asarray(person["keypoints"], dtype=float).reshape(17, 3)
+        for i in range(len(frame)):
+            predicted = frame.xy[i, list(COCO17_FROM_LANDMARKS)]
+            out[i, j] = object_keypoint_similarity(
+                predicted, truth[:, :2], truth[:, 2] > 0, person["area"], COCO17_SIGMAS
+            )
+    return out
+
+
+def score_people(frames: dict[int, object], truth: dict) -> PeopleScore:
+    """Score predicted frames (by COCO image id) against COCO keypoint annotations."""
+    annotated = found = duplicates = unmatched = 0
+    matched_oks: list[float] = []
+    for image_id, frame in frames.items():
+        people = [
+            a
+            for a in truth["annotations"]
+            if a["image_id"] == image_id and a["num_keypoints"] >= MIN_KEYPOINTS
+        ]
+        annotated += len(people)
+        oks = _oks_matrix(frame, people)
+        taken: set[int] = set()
+        for i in np.argsort(-oks.max(axis=1)) if len(people) and len(frame) else []:
+            j = int(oks[i].argmax())
+            if oks[i, j] <= MATCH_OKS:
+                unmatched += 1
+            elif j in taken:
+                duplicates += 1
+            else:
+                taken.add(j)
+                matched_oks.append(float(oks[i, j]))
+        found += len(taken)
+        if not people:
+            unmatched += len(frame)
+    mean = float(np.mean(matched_oks)) if matched_oks else 0.0
+    return PeopleScore(annotated, found, duplicates, unmatched, mean)
+
+
+def register(benches: argparse._SubParsersAction) -> None:
+    parser = benches.add_parser("images", help="plain pass vs multi-person search on COCO photos")
+    parser.add_argument(
+        "--coco",
+        type=Path,
+        help="folder with COCO photos and coco_person_keypoints.json "
+        "(default: ../shared/data/images/coco next to the checkout)",
+    )
+    parser.add_argument("-n", "--num-poses", type=int, default=10, help="people asked for (default 10)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per image; the fastest is kept")
+    parser.add_argument("-o", "--out", type=Path, default=Path("bench-images.json"), metavar="JSON")
+    parser.set_defaults(handler=_run)
+
+
+def _default_folder() -> Path | None:
+    for root in (Path.cwd(), *Path(__file__).resolve().parents):
+        candidate = root.parent / "shared" / "data" / "images" / "coco"
+        if (candidate / "coco_person_keypoints.json").is_file():
+            return candidate
+    return None
+
+
+def run_benchmark(folder: Path, num_poses: int = 10, repeat: int = 3) -> dict:
+    """Both contenders on every annotated photo in `folder`; JSON-ready results."""
+    from localpose.estimate import PoseEstimator
+    from localpose.images import load_image
+    from localpose.models import load_model
+    from localpose.options import EstimatorOptions
+
+    truth = json.loads((folder / "coco_person_keypoints.json").read_text())
+    images = {i["id"]: load_image(folder / i["file_name"]) for i in truth["images"]}
+    model = load_model()
+    runs = {}
+    for name, mode in (("plain", "single-pass"), ("search", "search")):
+        options = EstimatorOptions(num_poses=num_poses, multi_person=mode)
+        with PoseEstimator(options, model) as estimator:
+            frames, times = {}, {}
+            for image_id, rgb in images.items():
+                best = float("inf")
+                for _ in range(max(1, repeat)):
+                    started = time.perf_counter()
+                    frames[image_id] = estimator.estimate(rgb)
+                    best = min(best, time.perf_counter() - started)
+                times[image_id] = 1000 * best
+        runs[name] = {
+            **score_people(frames, truth).to_dict(),
+            "ms_per_image": round(float(np.mean(list(times.values()))), 2),
+            "ms_by_image": {str(k): round(v, 2) for k, v in times.items()},
+            "people_by_image": {str(k): len(f) for k, f in frames.items()},
+        }
+    runs["search"]["time_ratio_to_plain"] = round(
+        runs["search"]["ms_per_image"] / runs["plain"]["ms_per_image"], 2
+    )
+    return {"benchmark": "images", "folder": str(folder), "num_poses": num_poses, "runs": runs}
+
+
+def _run(args: argparse.Namespace) -> int:
+    from localpose.cli import EXIT_OK, EXIT_USAGE
+
+    folder = args.coco or _default_folder()
+    if folder is None:
+        print("localpose: bench images needs --coco FOLDER", file=sys.stderr)
+        return EXIT_USAGE
+    results = run_benchmark(folder, args.num_poses, args.repeat)
+    args.out.write_text(json.dumps(results, indent=1) + "\n")
+    print(f"{'run':8} {'recall':>7} {'found':>9} {'dups':>5} {'mean OKS':>9} {'ms/image':>9}")
+    for name, r in results["runs"].items():
+        print(
+            f"{name:8} {r['recall']:>7.2f} {r['found']:>4}/{r['annotated']:<4} {r['duplicates']:>5} "
+            f"{r['mean_oks_of_found']:>9.3f} {r['ms_per_image']:>9.1f}"
+        )
+    print(
+        f"search / plain time: {results['runs']['search']['time_ratio_to_plain']:.2f}x; written to {args.out}"
+    )
+    return EXIT_OK
