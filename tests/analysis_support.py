@@ -163,40 +163,21 @@ def golden_squats(data_dir: Path) -> list[PoseFrame]:
     return list(_golden_squats(data_dir))
 
 
-def _decode(path: Path):
-    """Frames of a video as (rgb, timestamp_ms): localpose.video.read_frames once it exists."""
-    try:
-        from localpose.video import read_frames
-    except ImportError:  # TEMPORARY until localpose.video lands: PyAV, decoded the plain way
-        import av
-
-        with av.open(str(path)) as container:
-            stream = container.streams.video[0]
-            for f in container.decode(stream):
-                yield f.to_ndarray(format="rgb24"), float(f.pts * stream.time_base * 1000)
-        return
-    yield from read_frames(path)
-
-
 _POSES: dict[Path, tuple[PoseFrame, ...]] = {}
 
 
 def video_poses(path: Path, model) -> list[PoseFrame]:
-    """Real inference on every frame of a video (cached for the whole test session)."""
-    if path not in _POSES:
-        try:
-            from localpose.video import estimate_video
-        except ImportError:  # TEMPORARY until localpose.video lands
-            from localpose.estimate import VideoPoseEstimator
+    """Real inference on every frame of a video, tracked (cached for the whole test session)."""
+    from localpose.video import estimate_video
 
-            with VideoPoseEstimator(model=model) as estimator:
-                _POSES[path] = tuple(estimator.estimate(rgb, t) for rgb, t in _decode(path))
-        else:
-            _POSES[path] = tuple(estimate_video(path, model=model))
+    if path not in _POSES:
+        _POSES[path] = tuple(estimate_video(path, model=model))
     return list(_POSES[path])
 
 
 def video_frames(path: Path, indices: list[int]) -> dict[int, np.ndarray]:
     """Some frames of a video as RGB arrays."""
+    from localpose.video import read_frames
+
     wanted = set(indices)
-    return {k: rgb for k, (rgb, _) in enumerate(_decode(path)) if k in wanted}
+    return {k: rgb for k, (rgb, _) in enumerate(read_frames(path)) if k in wanted}

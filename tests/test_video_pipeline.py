@@ -66,6 +66,8 @@ def test_every_output_keeps_the_frame_count(squats_report, data_dir: Path) -> No
     outputs = report.outputs
     assert set(outputs) == set(OUTPUT_KINDS)
     assert len(list(read_jsonl(outputs["jsonl"]))) == 65
+    first = json.loads(outputs["jsonl"].read_text().splitlines()[0])
+    assert 0 < first["people"][0]["angles"]["world"]["left_knee"] <= 180  # angles asked for: in the JSON too
     assert len(list(read_jsonl(outputs["raw"]))) == 65
     assert [index for _, index, _ in read_csv(outputs["csv"])] == list(range(65))
     assert len(list(outputs["openpose"].glob("*_keypoints.json"))) == 65

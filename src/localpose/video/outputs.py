@@ -67,12 +67,14 @@ def _write_openpose(folder: Path, frames: Sequence[PoseFrame], stem: str) -> Non
         path.write_text(json.dumps(openpose_dict(frame), separators=(",", ":")))
 
 
-def _write_keypoints(kind: str, path: Path, source: Path, tracked: list, final: list) -> None:
+def _write_keypoints(
+    kind: str, path: Path, source: Path, tracked: list, final: list, angles: bool = False
+) -> None:
     from localpose.export import coco_results, write_csv
 
     name = source.name
     if kind == "jsonl":
-        _write_jsonl(path, final, name, angles=False)
+        _write_jsonl(path, final, name, angles=angles)
     elif kind == "raw":
         _write_jsonl(path, tracked, name, angles=False)
     elif kind == "csv":
@@ -183,7 +185,9 @@ def write_outputs(
     # Keypoint files are written on a thread while the workers render the video.
     with ThreadPoolExecutor(1) as writer:
         pending = [
-            writer.submit(_write_keypoints, kind, paths[kind], source, tracked, final)
+            writer.submit(
+                _write_keypoints, kind, paths[kind], source, tracked, final, "angles" in options.outputs
+            )
             for kind in keypoint_kinds
         ]
         written = {kind: paths[kind] for kind in keypoint_kinds}

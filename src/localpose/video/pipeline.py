@@ -52,7 +52,8 @@ log = logging.getLogger(__name__)
 
 OUTPUT_KINDS = ("mp4", "jsonl", "csv", "raw", "openpose", "coco", "angles")
 """mp4: annotated video; jsonl/csv: final keypoints; raw: JSON Lines before smoothing;
-openpose: a folder of BODY_25 JSON per frame; coco: COCO results JSON; angles: joint angles CSV."""
+openpose: a folder of BODY_25 JSON per frame; coco: COCO results JSON; angles: joint angles
+CSV (and each person's angles added to the JSON Lines)."""
 
 
 def default_workers() -> int:
