@@ -1,0 +1,192 @@
+"""`localpose bench serve`: the web service under bounded load on loopback, next to the raw model.
+
+For each worker count (1, then all cores) a fresh `localpose serve` process is started; 1, 4
+and 16 concurrent clients each send the same fixed number of POST /api/v1/pose requests
+with real photos. Reported: p50/p95 latency, throughput, errors; and, measured in this
+process on the same photos, the raw model time (`PoseEstimator.estimate` on the same bytes,
+decoding included) that the one-client latency is compared with.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+__all__ = ["register", "run_benchmark"]
+
+CLIENTS = (1, 4, 16)
+
+
+def register(benches: argparse._SubParsersAction) -> None:
+    parser = benches.add_parser("serve", help="the web service under 1/4/16 clients vs the raw model")
+    parser.add_argument(
+        "--images", type=Path, nargs="*", help="photos to send (default: the shared COCO photos)"
+    )
+    parser.add_argument("--requests", type=int, default=24, help="requests per client (default 24)")
+    parser.add_argument("-w", "--workers", type=int, default=os.cpu_count() or 1, help="largest worker count")
+    parser.add_argument("-o", "--out", type=Path, default=Path("bench-serve.json"), metavar="JSON")
+    parser.set_defaults(handler=_run)
+
+
+def _default_images() -> list[Path]:
+    for root in (Path.cwd(), *Path(__file__).resolve().parents):
+        folder = root.parent / "shared" / "data" / "images" / "coco"
+        if folder.is_dir():
+            return sorted(folder.glob("*.jpg"))
+    return []
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+def raw_model_ms(images: list[bytes], repeat: int = 5) -> float:
+    """Median time of one in-process estimate (decode + model) over the photos."""
+    from localpose.estimate import PoseEstimator
+    from localpose.models import load_model
+
+    with PoseEstimator(model=load_model()) as estimator:
+        for data in images:
+            estimator.estimate(data)  # warm up
+        times = []
+        for _ in range(repeat):
+            for data in images:
+                started = time.perf_counter()
+                estimator.estimate(data)
+                times.append(1000 * (time.perf_counter() - started))
+    return statistics.median(times)
+
+
+def _start_server(workers: int, queue: int, workdir: Path) -> tuple[subprocess.Popen, str]:
+    import socket
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    command = [
+        sys.executable,
+        "-c",
+        "import sys; from localpose.cli import main; sys.exit(main(sys.argv[1:]))",
+        "serve",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--queue",
+        str(queue),
+    ]
+    log = (workdir / f"serve-{workers}.log").open("wb")
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return process, url
+        except httpx.TransportError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError("server did not become ready")
+
+
+def _load(url: str, images: list[bytes], clients: int, requests: int) -> dict:
+    import httpx
+
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+
+    def client(offset: int) -> None:
+        with httpx.Client(base_url=url, timeout=120) as http:
+            for k in range(requests):
+                data = images[(offset + k) % len(images)]
+                started = time.perf_counter()
+                response = http.post("/api/v1/pose", content=data)
+                elapsed = 1000 * (time.perf_counter() - started)
+                with lock:
+                    if response.status_code == 200:
+                        latencies.append(elapsed)
+                    else:
+                        errors[0] += 1
+
+    threads = [threading.Thread(target=client, args=(c,)) for c in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - started
+    return {
+        "clients": clients,
+        "requests": clients * requests,
+        "errors": errors[0],
+        "p50_ms": round(_percentile(latencies, 0.5), 2) if latencies else None,
+        "p95_ms": round(_percentile(latencies, 0.95), 2) if latencies else None,
+        "throughput_rps": round(len(latencies) / wall, 2),
+    }
+
+
+def run_benchmark(images: list[Path], workers: int, requests: int) -> dict:
+    from localpose import __version__
+
+    data = [p.read_bytes() for p in images]
+    results: dict = {
+        "benchmark": "serve",
+        "localpose_version": __version__,
+        "cores": os.cpu_count(),
+        "images": [str(p) for p in images],
+        "requests_per_client": requests,
+        "raw_model_ms": round(raw_model_ms(data), 2),
+        "runs": {},
+    }
+    counts = sorted({1, workers})
+    with tempfile.TemporaryDirectory(prefix="localpose-bench-serve-") as workdir:
+        for count in counts:
+            process, url = _start_server(count, max(CLIENTS) * 2, Path(workdir))
+            try:
+                _load(url, data, 1, 4)  # warm-up
+                results["runs"][f"{count}_workers"] = [_load(url, data, c, requests) for c in CLIENTS]
+            finally:
+                process.terminate()
+                process.wait(timeout=30)
+    one = results["runs"]["1_workers"]
+    results["p50_one_client_over_raw"] = round(one[0]["p50_ms"] / results["raw_model_ms"], 3)
+    if workers > 1:
+        best = max(r["throughput_rps"] for r in results["runs"][f"{workers}_workers"])
+        results["throughput_ratio"] = round(best / max(r["throughput_rps"] for r in one), 3)
+    return results
+
+
+def _run(args: argparse.Namespace) -> int:
+    from localpose.cli import EXIT_OK, EXIT_USAGE
+
+    images = args.images or _default_images()
+    if not images:
+        print("localpose: bench serve needs --images PHOTO...", file=sys.stderr)
+        return EXIT_USAGE
+    results = run_benchmark(images, args.workers, args.requests)
+    args.out.write_text(json.dumps(results, indent=1) + "\n")
+    print(f"raw model (in process): {results['raw_model_ms']:.1f} ms per image")
+    print(f"{'workers':>7} {'clients':>7} {'p50 ms':>8} {'p95 ms':>8} {'req/s':>7} {'errors':>6}")
+    for name, rows in results["runs"].items():
+        for r in rows:
+            print(
+                f"{name.split('_')[0]:>7} {r['clients']:>7} {r['p50_ms']:>8} {r['p95_ms']:>8} "
+                f"{r['throughput_rps']:>7} {r['errors']:>6}"
+            )
+    print(f"p50 at 1 client / raw model: {results['p50_one_client_over_raw']:.2f}x")
+    if "throughput_ratio" in results:
+        print(f"throughput {args.workers} workers / 1 worker: {results['throughput_ratio']:.2f}x")
+    print(f"written to {args.out}")
+    return EXIT_OK
