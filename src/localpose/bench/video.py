@@ -159,7 +159,7 @@ def run_benchmark(video: Path, workers: int, repeat: int = 1) -> dict:
 
 def _table(results: dict) -> str:
     lines = [
-        f"{'run':24} {'frames':>6} {'end-to-end fps':>15} {'loop fps':>9} {'x seed':>7} {'peak RSS MB':>12}"
+        f"{'run':32} {'frames':>6} {'end-to-end fps':>15} {'loop fps':>9} {'x seed':>7} {'peak RSS MB':>12}"
     ]
     for name, r in results["runs"].items():
         lines.append(

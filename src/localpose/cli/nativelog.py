@@ -21,11 +21,18 @@ _state = {"installed": False}
 
 
 def _forward(read_fd: int, real_fd: int) -> None:
+    pending = b""
     while chunk := os.read(read_fd, 65536):
-        # Pipe writes up to 4 KiB are atomic, so a native log line arrives whole.
-        kept = b"".join(piece for piece in chunk.splitlines(keepends=True) if not _ROUTINE.match(piece))
+        pieces = (pending + chunk).splitlines(keepends=True)
+        pending = b""
+        if pieces and not pieces[-1].endswith((b"\n", b"\r")) and pieces[-1][:1] in (b"I", b"W"):
+            # Native code can write a log line in parts ("INFO: " then the text): wait for the rest.
+            pending = pieces.pop()
+        kept = b"".join(piece for piece in pieces if not _ROUTINE.match(piece))
         if kept:
             os.write(real_fd, kept)
+    if pending and not _ROUTINE.match(pending):
+        os.write(real_fd, pending)
 
 
 def filter_native_stderr() -> None:
