@@ -4,6 +4,8 @@ import csv
 import io
 import json
 import shutil
+import subprocess
+import sys
 
 import pytest
 
@@ -83,9 +85,19 @@ def test_bad_model_file_is_one_clear_line(tmp_path, data_dir, capsys):
     assert err == [f"localpose: error: {bad} is not a PoseLandmarker .task bundle (not a zip file)"]
 
 
-def test_doctor(model_cache, capsys):
-    assert main(["doctor", "--model-cache", str(model_cache)]) == EXIT_OK
-    out = capsys.readouterr().out
+def test_doctor(model_cache):
+    """In a child process: doctor blocks networking for the rest of its process's life."""
+    command = [
+        sys.executable,
+        "-c",
+        "import sys; from localpose.cli import main; sys.exit(main(sys.argv[1:]))",
+        "doctor",
+        "--model-cache",
+        str(model_cache),
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == EXIT_OK, result.stderr
+    out = result.stdout
     assert "mediapipe      0.10.21" in out
     assert "network        blocked" in out and "doctor: all good" in out
     assert "1 person(s)" in out
