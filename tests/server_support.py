@@ -3,23 +3,14 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
+from localpose.server.launch import start_server_process
 
 START_TIMEOUT_S = 90.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -41,35 +32,11 @@ class RunningServer:
 
 def start_server(model_cache: Path, workdir: Path, extra: Sequence[str] = ()) -> RunningServer:
     """Start the server with TMPDIR inside `workdir` and wait until /readyz says ready."""
-    port = free_port()
     tmpdir = workdir / "tmp"
     tmpdir.mkdir(parents=True, exist_ok=True)
     log = workdir / "server.log"
-    command = [
-        sys.executable,
-        "-c",
-        "import sys; from localpose.cli import main; sys.exit(main(sys.argv[1:]))",
-        "serve",
-        "--port",
-        str(port),
-        "--model-cache",
-        str(model_cache),
-        *extra,
-    ]
     env = {**os.environ, "TMPDIR": str(tmpdir)}
     env.pop("LOCALPOSE_API_KEY", None)
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
-    server = RunningServer(f"http://127.0.0.1:{port}", process, tmpdir, log)
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited early:\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"{server.url}/readyz", timeout=2).status_code == 200:
-                return server
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    server.stop()
-    raise RuntimeError(f"server not ready after {START_TIMEOUT_S} s:\n{log.read_text()[-3000:]}")
+    args = ["--model-cache", str(model_cache), *extra]
+    process, url = start_server_process(args, log, env, timeout_s=START_TIMEOUT_S)
+    return RunningServer(url, process, tmpdir, log)

@@ -67,58 +67,43 @@ def raw_model_ms(images: list[bytes], repeat: int = 5) -> float:
 
 
 def _start_server(workers: int, queue: int, workdir: Path) -> tuple[subprocess.Popen, str]:
-    import socket
+    from localpose.server.launch import start_server_process
 
-    import httpx
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    command = [
-        sys.executable,
-        "-c",
-        "import sys; from localpose.cli import main; sys.exit(main(sys.argv[1:]))",
-        "serve",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-        "--queue",
-        str(queue),
-    ]
-    log = (workdir / f"serve-{workers}.log").open("wb")
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return process, url
-        except httpx.TransportError:
-            time.sleep(0.2)
-    process.kill()
-    raise RuntimeError("server did not become ready")
+    args = ["--workers", str(workers), "--queue", str(queue)]
+    return start_server_process(args, workdir / f"serve-{workers}.log")
 
 
 def _load(url: str, images: list[bytes], clients: int, requests: int) -> dict:
-    import httpx
+    """`clients` threads, each with one keep-alive connection, send `requests` requests each.
 
+    The client uses the standard library's http.client: it costs far less CPU than a
+    full-featured client, and the load generator shares the machine with the server.
+    """
+    import http.client
+    from urllib.parse import urlsplit
+
+    host, port = urlsplit(url).hostname, urlsplit(url).port
     latencies: list[float] = []
     errors = [0]
     lock = threading.Lock()
 
     def client(offset: int) -> None:
-        with httpx.Client(base_url=url, timeout=120) as http:
+        connection = http.client.HTTPConnection(host, port, timeout=120)
+        try:
             for k in range(requests):
                 data = images[(offset + k) % len(images)]
                 started = time.perf_counter()
-                response = http.post("/api/v1/pose", content=data)
+                connection.request("POST", "/api/v1/pose", body=data)
+                response = connection.getresponse()
+                response.read()
                 elapsed = 1000 * (time.perf_counter() - started)
                 with lock:
-                    if response.status_code == 200:
+                    if response.status == 200:
                         latencies.append(elapsed)
                     else:
                         errors[0] += 1
+        finally:
+            connection.close()
 
     threads = [threading.Thread(target=client, args=(c,)) for c in range(clients)]
     started = time.perf_counter()

@@ -8,7 +8,14 @@ from pathlib import Path
 
 from localpose.options import EstimatorOptions, ModelOptions, default_cache_dir
 
-__all__ = ["add_estimator_arguments", "add_model_arguments", "estimator_options", "model_options"]
+__all__ = [
+    "add_estimator_arguments",
+    "add_model_arguments",
+    "comma_list",
+    "estimator_options",
+    "model_options",
+    "positive",
+]
 
 
 def _unit(text: str) -> float:
@@ -16,6 +23,33 @@ def _unit(text: str) -> float:
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
     return value
+
+
+def comma_list(choices: tuple[str, ...], what: str):
+    """An argparse type: a comma-separated, non-empty subset of `choices` (order kept)."""
+
+    def parse(text: str) -> tuple[str, ...]:
+        chosen = tuple(dict.fromkeys(f.strip().lower() for f in text.split(",") if f.strip()))
+        unknown = [f for f in chosen if f not in choices]
+        if unknown or not chosen:
+            raise argparse.ArgumentTypeError(
+                f"unknown {what} {','.join(unknown) or text}; choose from {','.join(choices)}"
+            )
+        return chosen
+
+    return parse
+
+
+def positive(kind: type[int] | type[float]):
+    """An argparse type: a positive int or float."""
+
+    def parse(text: str) -> int | float:
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+        return value
+
+    return parse
 
 
 def _num_poses(text: str) -> int:

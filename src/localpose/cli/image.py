@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from localpose.cli.common import add_estimator_arguments, estimator_options, model_options
+from localpose.cli.common import add_estimator_arguments, comma_list, estimator_options, model_options
 from localpose.draw import draw_poses
 from localpose.errors import InvalidInputError
 from localpose.estimate import PoseEstimator
@@ -40,7 +40,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "-f",
         "--format",
-        type=_formats,
+        type=comma_list(FORMATS, "format"),
         default=("json",),
         help="comma-separated outputs: json (one file per image), csv (keypoints.csv), "
         "coco (coco_results.json); default json",
@@ -49,17 +49,6 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     add_estimator_arguments(parser)
     parser.set_defaults(handler=run)
-
-
-def _formats(text: str) -> tuple[str, ...]:
-    """--format value: a comma-separated subset of FORMATS."""
-    chosen = tuple(dict.fromkeys(f.strip().lower() for f in text.split(",") if f.strip()))
-    unknown = [f for f in chosen if f not in FORMATS]
-    if unknown or not chosen:
-        raise argparse.ArgumentTypeError(
-            f"unknown format {','.join(unknown) or text}; choose from {','.join(FORMATS)}"
-        )
-    return chosen
 
 
 @dataclass

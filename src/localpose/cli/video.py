@@ -9,38 +9,18 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from localpose.cli.common import add_estimator_arguments, estimator_options, model_options
+from localpose.cli.common import (
+    add_estimator_arguments,
+    comma_list,
+    estimator_options,
+    model_options,
+    positive,
+)
 from localpose.errors import InvalidInputError
 
 __all__ = ["VIDEO_SUFFIXES", "register"]
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".avi", ".webm", ".mkv", ".m4v"})
-
-
-def _outputs(text: str) -> tuple[str, ...]:
-    from localpose.video import OUTPUT_KINDS
-
-    chosen = tuple(dict.fromkeys(f.strip().lower() for f in text.split(",") if f.strip()))
-    unknown = [f for f in chosen if f not in OUTPUT_KINDS]
-    if unknown or not chosen:
-        raise argparse.ArgumentTypeError(
-            f"unknown output {','.join(unknown) or text}; choose from {','.join(OUTPUT_KINDS)}"
-        )
-    return chosen
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-    return value
 
 
 def add_smoothing_arguments(parser: argparse.ArgumentParser) -> None:
@@ -56,7 +36,7 @@ def add_smoothing_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--cutoff",
-        type=_positive_float,
+        type=positive(float),
         default=defaults.cutoff_hz,
         metavar="HZ",
         help="Butterworth cut-off frequency (default %(default)s Hz)",
@@ -71,7 +51,7 @@ def add_smoothing_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    from localpose.video import default_workers
+    from localpose.video import OUTPUT_KINDS, default_workers
 
     parser = commands.add_parser(
         "video",
@@ -86,7 +66,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "-f",
         "--format",
-        type=_outputs,
+        type=comma_list(OUTPUT_KINDS, "output"),
         default=("mp4", "jsonl", "csv"),
         help="comma-separated outputs: mp4 (annotated video), jsonl, csv, raw (JSON Lines before "
         "smoothing), openpose (BODY_25 JSON per frame), coco, angles (joint angles CSV); "
@@ -95,7 +75,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "-w",
         "--workers",
-        type=_positive,
+        type=positive(int),
         default=default_workers(),
         help="worker processes, one landmarker each (default: the number of cores, %(default)s)",
     )
