@@ -143,7 +143,7 @@ def _rescale(frame: PoseFrame, size: tuple[int, int]) -> PoseFrame:
     if frame.image_size == size:
         return frame
     scale = np.array([size[0] / frame.width, size[1] / frame.height])
-    return frame.replace(image_size=size, xy=frame.xy * scale, z=frame.z * frame.width / size[0] * scale[0])
+    return frame.replace(image_size=size, xy=frame.xy * scale)  # z is relative to the width: unchanged
 
 
 def _estimate_range(
@@ -172,15 +172,21 @@ def estimate_video(
     model: ModelBundle | ModelOptions | None = None,
     tracking: TrackerOptions | None = None,
 ) -> Iterator[PoseFrame]:
-    """Tracked raw poses of every frame of a video, in order, as they are estimated (one core)."""
+    """Tracked raw poses of every frame of a video, in order, as they are estimated (one core).
+
+    Frames that cannot be decoded are skipped and logged as warnings.
+    """
     path = Path(path)
     info = probe(path)
     tracker = PoseTracker(tracking or TrackerOptions())
+    report = DecodeReport()
     with VideoPoseEstimator(estimator_options, model) as estimator:
         size = (info.width, info.height)
-        frames = _estimate_range(path, estimator, size, None, None, None, DecodeReport(), None, lambda: True)
+        frames = _estimate_range(path, estimator, size, None, None, None, report, None, lambda: True)
         for frame in frames:
             yield tracker.update(frame)
+    for message in report.errors:
+        log.warning("%s: %s", path, message)
 
 
 # --- worker processes -------------------------------------------------------------------
