@@ -180,6 +180,19 @@ def test_cancel_stops_early_and_writes_nothing(data_dir: Path, model: ModelBundl
     assert seen and seen == sorted(seen)
 
 
+def test_truncated_video_is_processed_and_reported(
+    data_dir: Path, model: ModelBundle, tmp_path: Path
+) -> None:
+    source = (data_dir / TWO_PEOPLE).read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(source[: len(source) * 6 // 10])
+    report = process_video(cut, tmp_path / "out", VideoOptions(outputs=("jsonl", "mp4")), model)
+    assert 100 <= report.frames < 230
+    assert any("announces 230 frames" in e for e in report.errors)
+    assert len(list(read_jsonl(report.outputs["jsonl"]))) == report.frames
+    assert len(frame_timestamps(report.outputs["mp4"])) == report.frames
+
+
 def test_bad_video_is_a_clear_error(tmp_path: Path, model: ModelBundle) -> None:
     path = tmp_path / "notes.mp4"
     path.write_text("not a video\n" * 50)

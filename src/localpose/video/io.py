@@ -49,6 +49,9 @@ class VideoInfo:
     frame_count: int
     """Frames in the file, counted from its packets (0 if it holds none)."""
     duration_s: float
+    declared_frames: int = 0
+    """Frames the container's header announces (0 when it does not say); more than
+    `frame_count` means the file was cut short."""
 
 
 @dataclass
@@ -123,6 +126,7 @@ def probe(path: str | Path) -> VideoInfo:
         codec = stream.codec_context.name
         width, height = stream.codec_context.width, stream.codec_context.height
         rate = float(stream.average_rate) if stream.average_rate else 0.0
+        declared = int(stream.frames or 0)
         rotation = _rotation(container)
     if rotation in (90, 270):
         width, height = height, width
@@ -130,7 +134,7 @@ def probe(path: str | Path) -> VideoInfo:
     if not rate and len(steps):
         rate = 1000.0 / float(np.median(steps))
     duration = (stamps[-1] - stamps[0]) / 1000.0 + (1.0 / rate if rate else 0.0) if stamps else 0.0
-    return VideoInfo(path, codec, width, height, rotation, rate, len(stamps), duration)
+    return VideoInfo(path, codec, width, height, rotation, rate, len(stamps), duration, declared)
 
 
 def _to_rgb(frame, rotation: int, max_side: int | None) -> np.ndarray:

@@ -403,6 +403,11 @@ def process_video(
         seconds["estimate"] = time.perf_counter() - started
         if not raw:
             raise InvalidVideoError(f"{source}: no frame could be decoded ({'; '.join(errors[:3])})")
+        if info.declared_frames > len(raw):
+            errors.append(
+                f"the file announces {info.declared_frames} frames but only {len(raw)} could be read "
+                "(cut short or damaged); the frames read were processed"
+            )
         cancelled = cancel is not None and cancel.is_set()
         mark = time.perf_counter()
         tracked, final = _post_process(raw, options)
