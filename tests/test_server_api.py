@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import shutil
+import ssl
+import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -269,5 +272,31 @@ def test_api_key(model_cache: Path, tmp_path: Path, pose_jpg: Path) -> None:
                     headers={"Origin": "http://evil.example", "Access-Control-Request-Method": "POST"},
                 ).headers
             )
+    finally:
+        running.stop()
+
+
+def test_tls(model_cache: Path, tmp_path: Path) -> None:
+    """With a certificate the service speaks HTTPS only (browsers need it for the webcam on a LAN)."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl is not installed (needed to make a test certificate)")
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    request = [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
+    subprocess.run(
+        [*request, "-keyout", str(key), "-out", str(cert), "-subj", "/CN=localhost"],
+        check=True,
+        capture_output=True,
+    )
+    tls = ["--workers", "1", "--certfile", str(cert), "--keyfile", str(key)]
+    running = start_server(model_cache, tmp_path, tls)
+    try:
+        assert running.url.startswith("https://")
+        trust = ssl.create_default_context(cafile=str(cert))
+        with httpx.Client(verify=trust, timeout=30) as c:
+            info = c.get(running.url.replace("127.0.0.1", "localhost") + f"{API}/info")
+            assert info.status_code == 200 and info.json()["name"] == "localpose"
+        with pytest.raises(httpx.TransportError):
+            httpx.get(running.url.replace("https://", "http://") + "/healthz", timeout=5)
     finally:
         running.stop()

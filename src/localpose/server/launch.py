@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -25,8 +26,10 @@ def free_port() -> int:
 
 
 def _ready(url: str) -> bool:
+    # A self-signed certificate is expected on loopback: do not verify it here.
+    context = ssl._create_unverified_context() if url.startswith("https") else None
     try:
-        with urllib.request.urlopen(f"{url}/readyz", timeout=2) as response:
+        with urllib.request.urlopen(f"{url}/readyz", timeout=2, context=context) as response:
             return response.status == 200
     except (urllib.error.URLError, OSError):
         return False
@@ -46,7 +49,8 @@ def start_server_process(
     command = [sys.executable, "-c", _MAIN, "serve", "--port", str(port), *args]
     with log.open("wb") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=dict(env or os.environ))
-    url = f"http://127.0.0.1:{port}"
+    scheme = "https" if "--certfile" in args else "http"
+    url = f"{scheme}://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
