@@ -19,7 +19,7 @@ from email.parser import BytesParser
 from importlib import resources
 from typing import Annotated, Any, Literal
 
-from fastapi import FastAPI, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi import Depends, FastAPI, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
@@ -157,23 +157,28 @@ def _looks_like_image(data: bytes) -> bool:
     return data.startswith(_MAGIC) or (data[:4] == b"RIFF" and data[8:12] == b"WEBP")
 
 
-def _estimator_options(
-    num_poses: int,
-    min_detection_confidence: float,
-    min_presence_confidence: float,
-    multi_person: str,
+NumPoses = Annotated[int, Query(ge=1, le=10, description="most people to return (1-10)")]
+Unit = Annotated[float, Query(ge=0.0, le=1.0)]
+MultiPerson = Annotated[Literal["auto", "search", "single-pass"], Query()]
+_DEFAULTS = EstimatorOptions()
+
+
+def estimator_query(
+    num_poses: NumPoses = 1,
+    min_detection_confidence: Unit = _DEFAULTS.min_detection_confidence,
+    min_presence_confidence: Unit = _DEFAULTS.min_presence_confidence,
+    multi_person: MultiPerson = "auto",
 ) -> EstimatorOptions:
+    """The estimator options of an image request, from its query parameters."""
     return EstimatorOptions(
         num_poses=num_poses,
         min_detection_confidence=min_detection_confidence,
         min_presence_confidence=min_presence_confidence,
-        multi_person=multi_person,  # type: ignore[arg-type]
+        multi_person=multi_person,
     )
 
 
-NumPoses = Annotated[int, Query(ge=1, le=10, description="most people to return (1-10)")]
-Unit = Annotated[float, Query(ge=0.0, le=1.0)]
-MultiPerson = Annotated[Literal["auto", "search", "single-pass"], Query()]
+EstimatorQuery = Annotated[EstimatorOptions, Depends(estimator_query)]
 
 
 def _pose_document(frame: PoseFrame, angles: bool, source: str | None = None) -> dict[str, Any]:
@@ -314,22 +319,14 @@ def _add_health_routes(app: FastAPI, options: ServerOptions, model: ModelBundle,
 
 
 def _add_pose_routes(app: FastAPI, options: ServerOptions, pool: EstimatorPool) -> None:
-    defaults = EstimatorOptions()
-
     @app.post(f"{API}/pose", tags=["pose"])
     async def pose(
         request: Request,
-        num_poses: NumPoses = 1,
-        min_detection_confidence: Unit = defaults.min_detection_confidence,
-        min_presence_confidence: Unit = defaults.min_presence_confidence,
-        multi_person: MultiPerson = "auto",
+        estimator: EstimatorQuery,
         format: Literal["json", "csv", "coco"] = "json",
         angles: bool = False,
     ) -> Response:
         """Poses in one image (multipart field `file`, or the raw body): localpose JSON, CSV or COCO."""
-        estimator = _estimator_options(
-            num_poses, min_detection_confidence, min_presence_confidence, multi_person
-        )
         data = await _uploaded_image(request, options.limits.max_bytes)
         frame = await pool.run(estimate_image, data, estimator, timeout=options.request_timeout_s)
         return _pose_response(frame, format, angles)
@@ -337,17 +334,11 @@ def _add_pose_routes(app: FastAPI, options: ServerOptions, pool: EstimatorPool) 
     @app.post(f"{API}/pose/render", tags=["pose"], response_class=Response)
     async def render(
         request: Request,
-        num_poses: NumPoses = 1,
-        min_detection_confidence: Unit = defaults.min_detection_confidence,
-        min_presence_confidence: Unit = defaults.min_presence_confidence,
-        multi_person: MultiPerson = "auto",
+        estimator: EstimatorQuery,
         image_format: Literal["png", "jpeg"] = "png",
         labels: bool = True,
     ) -> Response:
         """The image with the skeletons drawn (red joints, white bones), as PNG or JPEG."""
-        estimator = _estimator_options(
-            num_poses, min_detection_confidence, min_presence_confidence, multi_person
-        )
         data = await _uploaded_image(request, options.limits.max_bytes)
         encoded = await pool.run(
             render_image, data, estimator, image_format, labels, timeout=options.request_timeout_s
