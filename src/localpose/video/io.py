@@ -9,7 +9,7 @@ reported and skipped, and a truncated file yields what it holds. Writing produce
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -22,6 +22,7 @@ __all__ = [
     "DecodeReport",
     "VideoInfo",
     "VideoWriter",
+    "frame_range",
     "frame_timestamps",
     "open_source",
     "probe",
@@ -117,10 +118,13 @@ def _rotation(container) -> int:
     return 0
 
 
-def probe(path: str | Path) -> VideoInfo:
-    """Codec, displayed size, rotation, frame rate, frame count and duration of a video file."""
+def probe(path: str | Path, stamps: Sequence[float] | None = None) -> VideoInfo:
+    """Codec, displayed size, rotation, frame rate, frame count and duration of a video file.
+
+    `stamps`: the file's `frame_timestamps`, when the caller has them already (saves a scan).
+    """
     path = Path(path)
-    stamps = frame_timestamps(path)
+    stamps = frame_timestamps(path) if stamps is None else stamps
     with _open(path) as container:
         stream = container.streams.video[0]
         codec = stream.codec_context.name
@@ -148,6 +152,36 @@ def _to_rgb(frame, rotation: int, max_side: int | None) -> np.ndarray:
     return rgb
 
 
+def _decoded_frames(container, stream, report: DecodeReport) -> Iterator:  # -> av.VideoFrame
+    """Every frame decoded from `stream`, in presentation order, past packets that fail.
+
+    Failures are noted in `report`; after `MAX_CONSECUTIVE_ERRORS` in a row, or at a damaged
+    end of file, decoding stops.
+    """
+    import av
+
+    packets = container.demux(stream)
+    failures = 0
+    while True:
+        try:
+            frames = next(packets).decode()
+        except StopIteration:
+            return
+        except av.error.FFmpegError as exc:
+            failures += 1
+            report.add_error(f"decode error after {report.frames} frame(s): {exc}")
+            if failures >= MAX_CONSECUTIVE_ERRORS or isinstance(exc, av.error.EOFError):
+                return
+            continue
+        failures = 0
+        yield from frames
+
+
+def frame_range(stamps: Sequence[float], first: int, stop: int) -> tuple[float | None, float | None]:
+    """`read_frames` start and stop times (ms) for frames [first, stop) of a file with these times."""
+    return (stamps[first] if first > 0 else None, stamps[stop] if stop < len(stamps) else None)
+
+
 def read_frames(
     path: str | Path,
     start_ms: float | None = None,
@@ -160,8 +194,6 @@ def read_frames(
     `max_side` shrinks frames whose longer side is larger (in the decoder's scaler, cheaply).
     Undecodable packets are skipped and noted in `report`; a damaged tail ends the iteration.
     """
-    import av
-
     path = Path(path)
     report = report if report is not None else DecodeReport()
     with _open(path) as container:
@@ -171,35 +203,21 @@ def read_frames(
         rate = float(stream.average_rate) if stream.average_rate else 30.0
         if start_ms:
             container.seek(origin + int(start_ms / 1000.0 / base), stream=stream, backward=True)
-        packets = container.demux(stream)
-        last_ms, failures, rotation = None, 0, None
-        while True:
-            try:
-                packet = next(packets)
-                frames = packet.decode()
-                failures = 0
-            except StopIteration:
-                break
-            except av.error.FFmpegError as exc:
-                failures += 1
-                report.add_error(f"decode error after {last_ms or 0:.0f} ms: {exc}")
-                if failures >= MAX_CONSECUTIVE_ERRORS or isinstance(exc, av.error.EOFError):
-                    break
+        last_ms, rotation = None, None
+        for frame in _decoded_frames(container, stream, report):
+            if frame.pts is not None:
+                t_ms = (frame.pts - origin) * base * 1000.0
+            else:
+                t_ms = 0.0 if last_ms is None else last_ms + 1000.0 / rate
+            if start_ms is not None and t_ms < start_ms - 1e-3:
                 continue
-            for frame in frames:
-                if frame.pts is not None:
-                    t_ms = (frame.pts - origin) * base * 1000.0
-                else:
-                    t_ms = 0.0 if last_ms is None else last_ms + 1000.0 / rate
-                if start_ms is not None and t_ms < start_ms - 1e-3:
-                    continue
-                if stop_ms is not None and t_ms >= stop_ms - 1e-3:
-                    return
-                if rotation is None:
-                    rotation = round(frame.rotation) % 360
-                last_ms = t_ms
-                report.frames += 1
-                yield _to_rgb(frame, rotation, max_side), t_ms
+            if stop_ms is not None and t_ms >= stop_ms - 1e-3:
+                return
+            if rotation is None:
+                rotation = round(frame.rotation) % 360
+            last_ms = t_ms
+            report.frames += 1
+            yield _to_rgb(frame, rotation, max_side), t_ms
 
 
 def _even(value: int) -> int:
@@ -283,8 +301,6 @@ def open_source(source: str, timeout_s: float = 10.0):  # -> av.container.InputC
 
 def read_source(source: str, report: DecodeReport | None = None) -> Iterator[tuple[np.ndarray, float]]:
     """(rgb, timestamp_ms) from a live source as frames arrive (stream time when known)."""
-    import av
-
     report = report if report is not None else DecodeReport()
     container = open_source(source)
     try:
@@ -293,24 +309,13 @@ def read_source(source: str, report: DecodeReport | None = None) -> Iterator[tup
         stream = container.streams.video[0]
         base = float(stream.time_base) if stream.time_base else 0.0
         origin, rotation = None, None
-        packets = container.demux(stream)
-        while True:
-            try:
-                frames = next(packets).decode()
-            except StopIteration:
-                return
-            except av.error.FFmpegError as exc:
-                report.add_error(f"decode error: {exc}")
-                if isinstance(exc, av.error.EOFError) or len(report.errors) > MAX_CONSECUTIVE_ERRORS:
-                    return
+        for frame in _decoded_frames(container, stream, report):
+            if frame.pts is None or not base:
                 continue
-            for frame in frames:
-                if frame.pts is None or not base:
-                    continue
-                origin = frame.pts if origin is None else origin
-                if rotation is None:
-                    rotation = round(frame.rotation) % 360
-                report.frames += 1
-                yield _to_rgb(frame, rotation, None), (frame.pts - origin) * base * 1000.0
+            origin = frame.pts if origin is None else origin
+            if rotation is None:
+                rotation = round(frame.rotation) % 360
+            report.frames += 1
+            yield _to_rgb(frame, rotation, None), (frame.pts - origin) * base * 1000.0
     finally:
         container.close()

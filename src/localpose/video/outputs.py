@@ -21,7 +21,7 @@ import numpy as np
 
 from localpose.draw import draw_poses
 from localpose.result import PoseFrame
-from localpose.video.io import DecodeReport, VideoInfo, VideoWriter, read_frames
+from localpose.video.io import DecodeReport, VideoInfo, VideoWriter, frame_range, read_frames
 
 if TYPE_CHECKING:
     from localpose.video.pipeline import ProgressCallback, VideoOptions
@@ -106,8 +106,8 @@ def _render_segment(segment: _Segment) -> tuple[int, list[str]]:
     """Draw `poses` on the frames of [start_ms, stop_ms) into `dest`; (frames written, errors)."""
     report = DecodeReport()
     by_time = {round(p.timestamp_ms, 3): p for p in segment.poses}
-    size = (segment.poses[0].width, segment.poses[0].height) if segment.poses else None
-    with VideoWriter(segment.dest, size or (2, 2), segment.fps, **_ENCODER) as writer:
+    size = segment.poses[0].image_size  # segments are never empty
+    with VideoWriter(segment.dest, size, segment.fps, **_ENCODER) as writer:
         for rgb, t_ms in read_frames(segment.source, segment.start_ms, segment.stop_ms, report):
             pose = by_time.get(round(t_ms, 3))
             if pose is None:
@@ -148,9 +148,7 @@ def render_video(
         if a >= b:
             continue
         part = dest if segments <= 1 else dest.with_name(f".{dest.stem}.part{k}.mp4")
-        start = stamps[a] if a > 0 else None
-        stop = stamps[b] if b < len(stamps) else None
-        jobs.append(_Segment(source, part, poses[a:b], start, stop, info.fps, labels))
+        jobs.append(_Segment(source, part, poses[a:b], *frame_range(stamps, a, b), info.fps, labels))
     if pool is None or len(jobs) == 1:
         results = [_render_segment(job) for job in jobs]
     else:

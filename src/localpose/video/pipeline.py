@@ -36,7 +36,7 @@ from localpose.result import PoseFrame
 from localpose.smooth import SmoothingOptions, smooth_tracks
 from localpose.track import PoseTracker, TrackerOptions
 from localpose.validate import PoseValidator, ValidationOptions
-from localpose.video.io import DecodeReport, frame_timestamps, probe, read_frames
+from localpose.video.io import DecodeReport, frame_range, frame_timestamps, probe, read_frames
 
 __all__ = [
     "OUTPUT_KINDS",
@@ -263,9 +263,8 @@ def _chunks(stamps: list[float], workers: int, overlap_ms: float) -> list[_Chunk
     for a, b in itertools.pairwise(bounds):
         if a >= b:
             continue
-        keep = stamps[a] if a > 0 else None
-        start = max(0.0, stamps[a] - overlap_ms) if a > 0 else None
-        stop = stamps[b] if b < n else None
+        keep, stop = frame_range(stamps, a, b)
+        start = None if keep is None else max(0.0, keep - overlap_ms)
         out.append((start, keep, stop))
     return out
 
@@ -294,7 +293,7 @@ def _infer_parallel(
     model: ModelBundle,
     options: VideoOptions,
     size: tuple[int, int],
-    stamps: list[float],
+    chunks: list[_ChunkTimes],
     progress: _Progress,
     cancel: threading.Event | None,
     pool: ProcessPoolExecutor,
@@ -305,7 +304,7 @@ def _infer_parallel(
             _run_chunk,
             _Chunk(path, model, options.estimator, size, start, keep, stop, options.inference_max_side),
         )
-        for start, keep, stop in _chunks(stamps, options.workers, options.overlap_ms)
+        for start, keep, stop in chunks
     ]
     progress_queue, worker_cancel = channel
     while not all(f.done() for f in futures):
@@ -313,6 +312,9 @@ def _infer_parallel(
             worker_cancel.set()
         with contextlib.suppress(queue.Empty):
             progress.add(progress_queue.get(timeout=0.1))
+    with contextlib.suppress(queue.Empty):
+        while True:  # counts sent just before the last chunk finished
+            progress.add(progress_queue.get_nowait())
     frames, errors = [], []
     for future in futures:
         result = future.result()
@@ -384,8 +386,8 @@ def process_video(
     bundle = model if isinstance(model, ModelBundle) else load_model(model)
     seconds: dict[str, float] = {}
     started = time.perf_counter()
-    info = probe(source)
     stamps = frame_timestamps(source)
+    info = probe(source, stamps)
     if not stamps:
         raise InvalidVideoError(f"{source}: holds no video frames")
     size = (info.width, info.height)
@@ -394,8 +396,9 @@ def process_video(
     try:
         progress = _Progress(len(stamps), on_progress, "estimate")
         if pool is not None:
+            chunks = _chunks(stamps, workers, options.overlap_ms)
             raw, errors = _infer_parallel(
-                source, bundle, _with_workers(options, workers), size, stamps, progress, cancel, pool, channel
+                source, bundle, options, size, chunks, progress, cancel, pool, channel
             )
         else:
             raw, errors = _infer_here(source, bundle, options, size, progress, cancel)
@@ -432,11 +435,5 @@ def process_video(
         poses=final,
         raw_poses=tracked,
         seconds=seconds,
-        cancelled=cancel is not None and cancel.is_set(),
+        cancelled=cancel is not None and cancel.is_set(),  # also when cancelled while writing
     )
-
-
-def _with_workers(options: VideoOptions, workers: int) -> VideoOptions:
-    from dataclasses import replace
-
-    return replace(options, workers=workers)
