@@ -7,7 +7,7 @@ import numpy as np
 from localpose.result import PoseFrame
 from localpose.schema import LANDMARK_SIGMAS
 
-__all__ = ["object_keypoint_similarity", "pairwise_oks"]
+__all__ = ["keep_distinct_people", "object_keypoint_similarity", "pairwise_oks"]
 
 
 def object_keypoint_similarity(
@@ -48,3 +48,18 @@ def pairwise_oks(a: PoseFrame, b: PoseFrame, min_visibility: float = 0.5) -> np.
         for i in range(len(a)):
             out[i, j] = object_keypoint_similarity(a.xy[i], b.xy[j], seen, areas[j], LANDMARK_SIGMAS)
     return out
+
+
+def keep_distinct_people(frame: PoseFrame, similarity: np.ndarray, threshold: float) -> PoseFrame:
+    """The frame without people who repeat a higher-scored one.
+
+    `similarity` is (n, n) between the frame's people, in either order; going from the best
+    score down, a person is dropped when its similarity with a kept person reaches `threshold`.
+    """
+    if len(frame) < 2:
+        return frame
+    keep: list[int] = []
+    for i in np.argsort(-frame.score, kind="stable"):
+        if all(max(similarity[i, j], similarity[j, i]) < threshold for j in keep):
+            keep.append(int(i))
+    return frame if len(keep) == len(frame) else frame[sorted(keep)]

@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from localpose.engine import PoseEngine
-from localpose.metrics import pairwise_oks
+from localpose.metrics import keep_distinct_people, pairwise_oks
 from localpose.result import PoseFrame
 
 __all__ = ["DUPLICATE_OKS", "TILE_FRACTION", "drop_duplicate_people", "search_people"]
@@ -79,12 +79,7 @@ def drop_duplicate_people(frame: PoseFrame, threshold: float = DUPLICATE_OKS) ->
     """The frame without people whose OKS with a higher-scored person reaches `threshold`."""
     if len(frame) < 2:
         return frame
-    oks = pairwise_oks(frame, frame)
-    keep: list[int] = []
-    for i in np.argsort(-frame.score, kind="stable"):
-        if all(max(oks[i, j], oks[j, i]) < threshold for j in keep):
-            keep.append(int(i))
-    return frame[sorted(keep)]
+    return keep_distinct_people(frame, pairwise_oks(frame, frame), threshold)
 
 
 def search_people(engine: PoseEngine, rgb: np.ndarray, num_poses: int, keep_masks: bool = False) -> PoseFrame:

@@ -15,6 +15,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from localpose.errors import InvalidOptionError
+from localpose.metrics import keep_distinct_people
 from localpose.result import PoseFrame
 from localpose.schema import LANDMARK_SIGMAS
 
@@ -95,12 +96,7 @@ def drop_duplicates(frame: PoseFrame, options: TrackerOptions | None = None) -> 
     options = options or TrackerOptions()
     if len(frame) < 2:
         return frame
-    similarity = pose_similarity(frame, frame, options)
-    keep: list[int] = []
-    for i in np.argsort(-frame.score, kind="stable"):
-        if all(max(similarity[i, j], similarity[j, i]) < options.duplicate_similarity for j in keep):
-            keep.append(int(i))
-    return frame if len(keep) == len(frame) else frame[sorted(keep)]
+    return keep_distinct_people(frame, pose_similarity(frame, frame, options), options.duplicate_similarity)
 
 
 @dataclass
@@ -157,7 +153,3 @@ class PoseTracker:
                 ids[person] = tracks[c].track_id
                 tracks[c].last = frame[[person]]
                 tracks[c].last_seen_ms = now
-
-    @property
-    def active_ids(self) -> list[int]:
-        return [t.track_id for t in self._tracks]

@@ -37,6 +37,8 @@ _LIMB_BONES = tuple(
     for side in ("left", "right")
     for a, b in (("shoulder", "elbow"), ("elbow", "wrist"), ("hip", "knee"), ("knee", "ankle"))
 )
+_BONE_STARTS = np.array([a for a, _ in _LIMB_BONES])
+_BONE_ENDS = np.array([b for _, b in _LIMB_BONES])
 _SWAP_JOINTS = ("shoulder", "elbow", "wrist", "hip", "knee", "ankle")
 _LEFT = np.array([LANDMARK_INDEX[f"left_{j}"] for j in _SWAP_JOINTS])
 _RIGHT = np.array([LANDMARK_INDEX[f"right_{j}"] for j in _SWAP_JOINTS])
@@ -66,8 +68,7 @@ class ValidationOptions:
 
 def _bone_lengths(world: np.ndarray, visibility: np.ndarray, min_vis: float) -> np.ndarray:
     """(bones,) 3D lengths in metres; NaN where an end is not visible."""
-    a = np.array([i for i, _ in _LIMB_BONES])
-    b = np.array([j for _, j in _LIMB_BONES])
+    a, b = _BONE_STARTS, _BONE_ENDS
     length = np.linalg.norm(world[a] - world[b], axis=-1)
     seen = (visibility[a] >= min_vis) & (visibility[b] >= min_vis)
     return np.where(seen, length, np.nan)
