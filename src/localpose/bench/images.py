@@ -107,14 +107,6 @@ def register(benches: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=_run)
 
 
-def _default_folder() -> Path | None:
-    for root in (Path.cwd(), *Path(__file__).resolve().parents):
-        candidate = root.parent / "shared" / "data" / "images" / "coco"
-        if (candidate / "coco_person_keypoints.json").is_file():
-            return candidate
-    return None
-
-
 def run_benchmark(folder: Path, num_poses: int = 10, repeat: int = 3) -> dict:
     """Both contenders on every annotated photo in `folder`; JSON-ready results."""
     from localpose.estimate import PoseEstimator
@@ -150,9 +142,10 @@ def run_benchmark(folder: Path, num_poses: int = 10, repeat: int = 3) -> dict:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from localpose.bench import shared_data
     from localpose.cli import EXIT_OK, EXIT_USAGE
 
-    folder = args.coco or _default_folder()
+    folder = args.coco or shared_data("images/coco")
     if folder is None:
         print("localpose: bench images needs --coco FOLDER", file=sys.stderr)
         return EXIT_USAGE

@@ -36,14 +36,6 @@ def register(benches: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=_run)
 
 
-def _default_images() -> list[Path]:
-    for root in (Path.cwd(), *Path(__file__).resolve().parents):
-        folder = root.parent / "shared" / "data" / "images" / "coco"
-        if folder.is_dir():
-            return sorted(folder.glob("*.jpg"))
-    return []
-
-
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
@@ -154,9 +146,11 @@ def run_benchmark(images: list[Path], workers: int, requests: int) -> dict:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from localpose.bench import shared_data
     from localpose.cli import EXIT_OK, EXIT_USAGE
 
-    images = args.images or _default_images()
+    folder = shared_data("images/coco")
+    images = args.images or (sorted(folder.glob("*.jpg")) if folder else [])
     if not images:
         print("localpose: bench serve needs --images PHOTO...", file=sys.stderr)
         return EXIT_USAGE

@@ -46,15 +46,6 @@ def register(benches: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=_run)
 
 
-def _default_video() -> Path | None:
-    here = Path(__file__).resolve()
-    for root in (Path.cwd(), *here.parents):
-        candidate = root.parent / "shared" / "data" / DEFAULT_VIDEO
-        if candidate.is_file():
-            return candidate
-    return None
-
-
 def _peak_rss_mb() -> float:
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -170,9 +161,10 @@ def _table(results: dict) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from localpose.bench import shared_data
     from localpose.cli import EXIT_OK, EXIT_USAGE
 
-    video = args.video or _default_video()
+    video = args.video or shared_data(DEFAULT_VIDEO)
     if video is None or not Path(video).is_file():
         print("localpose: bench video needs --video PATH (no default clip found)", file=sys.stderr)
         return EXIT_USAGE

@@ -15,6 +15,7 @@ import secrets
 import time
 from collections.abc import AsyncIterator
 from email import policy
+from email.message import EmailMessage
 from email.parser import BytesParser
 from importlib import resources
 from typing import Annotated, Any, Literal
@@ -121,11 +122,16 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _multipart_file(content_type: str, body: bytes) -> bytes:
-    """The first file part (or the part named "file") of a multipart/form-data body, in memory."""
-    message = BytesParser(policy=policy.HTTP).parsebytes(
+def _parse_multipart(content_type: str, body: bytes) -> EmailMessage:
+    """A multipart/form-data body parsed in memory (the standard library's MIME parser)."""
+    return BytesParser(policy=policy.HTTP).parsebytes(
         b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body
     )
+
+
+def _multipart_file(content_type: str, body: bytes) -> bytes:
+    """The first file part (or the part named "file") of a multipart/form-data body, in memory."""
+    message = _parse_multipart(content_type, body)
     if not message.is_multipart():
         raise _ApiError(400, "bad_multipart", "malformed multipart/form-data body")
     parts = list(message.iter_parts())
@@ -217,7 +223,7 @@ def _key_from(headers: Any, query: Any) -> str | None:
 def create_app(options: ServerOptions, model: ModelBundle) -> FastAPI:
     """The service: worker pool, job store and routes, started and stopped with the app."""
     pool = EstimatorPool(model, options.workers, options.queue_size, options.limits)
-    jobs = JobStore(options.jobs_dir, model, options.job_ttl_s, options.jobs_max_bytes, options.workers)
+    jobs = JobStore(options.jobs_dir, model, options.job_ttl_s, options.jobs_max_bytes)
     live_slots = asyncio.Semaphore(options.live_sessions)
 
     @contextlib.asynccontextmanager
@@ -367,9 +373,7 @@ def _named_parts(content_type: str, body: bytes, names: tuple[str, ...]) -> dict
         raise _ApiError(
             415, "unsupported_media_type", "send multipart/form-data with 'reference' and 'other'"
         )
-    message = BytesParser(policy=policy.HTTP).parsebytes(
-        b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body
-    )
+    message = _parse_multipart(content_type, body)
     found = {
         p.get_param("name", header="content-disposition"): p.get_payload(decode=True) or b""
         for p in message.iter_parts()

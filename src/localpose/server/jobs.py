@@ -85,13 +85,11 @@ class JobStore:
         model: ModelBundle,
         ttl_s: float,
         max_bytes: int,
-        video_workers: int,
     ) -> None:
         self._own_root = root is None
         self.root = Path(tempfile.mkdtemp(prefix="localpose-jobs-")) if root is None else Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.model, self.ttl_s, self.max_bytes = model, ttl_s, max_bytes
-        self.video_workers = video_workers
         self._jobs: dict[str, VideoJob] = {}
         self._lock = threading.Lock()
         self._runner = threading.Semaphore(1)  # one video at a time; it uses all its workers
