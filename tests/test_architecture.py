@@ -6,19 +6,20 @@ import sys
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "localpose"
-IMPORTS_MEDIAPIPE = re.compile(r"^\s*(import mediapipe|from mediapipe)", re.MULTILINE)
 
 
-def test_only_the_engine_module_imports_mediapipe():
-    importers = sorted(
-        str(p.relative_to(SRC)) for p in SRC.rglob("*.py") if IMPORTS_MEDIAPIPE.search(p.read_text())
-    )
-    assert importers == ["engine.py"]
+def _importers(package: str) -> list[str]:
+    pattern = re.compile(rf"^\s*(import {package}|from {package})\b", re.MULTILINE)
+    return sorted(str(p.relative_to(SRC)) for p in SRC.rglob("*.py") if pattern.search(p.read_text()))
+
+
+def test_each_runtime_is_imported_by_its_engine_module_only():
+    assert _importers("mediapipe") == ["engine/tasks.py"]
+    assert _importers("ai_edge_litert") == ["engine/litert.py"]
 
 
 def test_importing_localpose_does_no_heavy_work():
-    code = (
-        "import sys, localpose; print(sorted(m for m in ('mediapipe', 'cv2', 'fastapi') if m in sys.modules))"
-    )
+    heavy = ("mediapipe", "ai_edge_litert", "cv2", "fastapi")
+    code = f"import sys, localpose; print(sorted(m for m in {heavy!r} if m in sys.modules))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.stdout.strip() == "[]", result.stderr

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from localpose import engine
+from localpose.engine import tasks as engine
 from localpose.errors import ModelUnavailableError
 from localpose.estimate import PoseEstimator
 from localpose.models import load_model

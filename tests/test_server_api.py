@@ -63,6 +63,7 @@ def test_health_ready_and_info(client: httpx.Client, model: ModelBundle) -> None
     assert client.get("/readyz").json() == {"status": "ready", "workers": 2}
     info = client.get(f"{API}/info").json()
     assert info["model"]["sha256"] == model.sha256
+    assert info["runtime"] == "litert"  # ai-edge-litert is a dependency, so "auto" picks it
     assert len(info["schema"]["landmarks"]) == 33 and len(info["schema"]["edges"]) == 35
     assert info["defaults"]["num_poses"] == 1 and info["auth"] is False
     assert "squat" in info["exercises"]

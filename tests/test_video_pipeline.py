@@ -40,17 +40,24 @@ def pushup_reports(data_dir: Path, model: ModelBundle, tmp_path_factory: pytest.
     }
 
 
-def test_video_mode_matches_mediapipe_reference(data_dir: Path, model: ModelBundle) -> None:
-    """Raw video-mode landmarks against MediaPipe's per-frame reference for pose_squats.mp4.
+@pytest.mark.parametrize("runtime", ["litert", "mediapipe"])
+def test_video_mode_matches_mediapipe_reference(data_dir: Path, model: ModelBundle, runtime: str) -> None:
+    """Video-mode landmarks against MediaPipe's per-frame reference for pose_squats.mp4.
 
-    The reference comes from the legacy graph (mp.solutions.pose, tracking); the Tasks graph
-    differs from it mostly on fast-moving hands (measured: 95.8% of all landmark positions and
-    98.3% of body landmarks within 15 px, median 4.7 px, worst 43 px on a wrist; world
-    landmarks within 0.18 m). Legacy itself is within 18 px of its reference here.
+    The reference is the legacy graph's output (mp.solutions.pose, tracking, smooth_landmarks
+    on, frames fed 33.3 ms apart), so it has passed MediaPipe's One Euro filter. The Tasks
+    graph filters the same way inside; the litert runtime returns the networks' raw output,
+    so its frames go through localpose's One Euro filter with MediaPipe's parameters at the
+    same 33.3 ms steps. Measured: litert 98.5% of landmark positions (98.6% of body
+    landmarks) within 15 px, median 4.5 px, worst 32 px, world within 0.17 m; mediapipe
+    95.8% (98.3%), median 4.7 px, worst 43 px on a wrist, world within 0.18 m.
     """
     expected = json.loads((data_dir / "mediapipe/pose_squats_expected.json").read_text())
-    frames = list(estimate_video(data_dir / SQUATS, model=model))
+    frames = list(estimate_video(data_dir / SQUATS, EstimatorOptions(runtime=runtime), model=model))
     assert len(frames) == 65 and all(len(f) == 1 for f in frames)
+    if runtime == "litert":
+        smoother = OneEuroSmoother()
+        frames = [smoother.update(f.replace(timestamp_ms=k * 1000 / 30)) for k, f in enumerate(frames)]
     got = np.stack([f.xy[0] for f in frames])
     error = np.linalg.norm(got - np.asarray(expected["pixel_xyz"])[:, :, :2], axis=-1)
     assert (error <= 15).mean() >= 0.95
@@ -108,20 +115,29 @@ def test_single_person_keeps_one_id(pushup_reports) -> None:
         assert np.mean([main_id in f.track_id for f in seen]) >= 0.95
 
 
+def _both(first: list, second: list) -> list:
+    """(frame index, pose a, pose b) where both runs found exactly one person."""
+    pairs = [(k, a, b) for k, (a, b) in enumerate(zip(first, second, strict=True))]
+    return [(k, a, b) for k, a, b in pairs if len(a) == len(b) == 1]
+
+
 def test_workers_agree_with_one_worker(pushup_reports) -> None:
     """Chunked inference on two processes gives the same frames and (nearly) the same poses."""
     one, two = pushup_reports[1], pushup_reports[2]
     assert two.frames == one.frames == 472
     assert [f.timestamp_ms for f in two.raw_poses] == [f.timestamp_ms for f in one.raw_poses]
-    pairs = [(k, a, b) for k, (a, b) in enumerate(zip(one.raw_poses, two.raw_poses, strict=True))]
-    both = [(k, a, b) for k, a, b in pairs if len(a) == len(b) == 1]
+    both = _both(one.raw_poses, two.raw_poses)
     assert len(both) >= 400
     error = np.array([np.linalg.norm(a.xy[0] - b.xy[0], axis=-1).mean() for _, a, b in both])
     first_chunk = np.array([k < 236 for k, _, _ in both])
     assert error[first_chunk].max() < 1e-3  # the first chunk is the same computation
-    # The second landmarker starts 1 s early; its tracking state then differs by about a pixel.
-    assert np.median(error[~first_chunk]) < 3.0
+    # The second landmarker warms up 300 ms early, but its tracking ROIs are not the first one's,
+    # and the raw networks answer each crop a little differently (litert, measured: median 3.1 px
+    # raw, 1.8 px after smoothing, 99th percentile 9.0 / 5.4 px).
+    assert np.median(error[~first_chunk]) < 4.0
     assert np.percentile(error, 99) < 15.0
+    final = [np.linalg.norm(a.xy[0] - b.xy[0], axis=-1).mean() for _, a, b in _both(one.poses, two.poses)]
+    assert np.median(final) < 2.5
 
 
 def test_smoothing_reduces_jitter_without_lag(pushup_reports) -> None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from localpose.engine import EngineSettings, MediaPipeEngine, PoseEngine, RunningMode
+from localpose.engine import EngineSettings, PoseEngine, RunningMode, create_engine
 from localpose.images import ImageSource, load_image, to_rgb
 from localpose.models import ModelBundle, load_model
 from localpose.multiperson import search_people
@@ -57,7 +57,7 @@ class _EngineOwner:
     ) -> _EngineOwner:
         options = options or EstimatorOptions()
         bundle = model if isinstance(model, ModelBundle) else load_model(model)
-        engine = MediaPipeEngine(bundle.data, engine_settings(options, mode), mode)
+        engine = create_engine(bundle.data, engine_settings(options, mode), mode, options.runtime)
         return cls(options, bundle, engine)
 
 

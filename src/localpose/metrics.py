@@ -7,7 +7,10 @@ import numpy as np
 from localpose.result import PoseFrame
 from localpose.schema import LANDMARK_SIGMAS
 
-__all__ = ["keep_distinct_people", "object_keypoint_similarity", "pairwise_oks"]
+__all__ = ["DUPLICATE_OKS", "keep_distinct_people", "object_keypoint_similarity", "pairwise_oks"]
+
+DUPLICATE_OKS = 0.5
+"""Two people in one image at least this similar (OKS, either way round) are one person seen twice."""
 
 
 def object_keypoint_similarity(

@@ -25,13 +25,11 @@ from __future__ import annotations
 import numpy as np
 
 from localpose.engine import PoseEngine
-from localpose.metrics import keep_distinct_people, pairwise_oks
+from localpose.metrics import DUPLICATE_OKS, keep_distinct_people, pairwise_oks
 from localpose.result import PoseFrame
 
 __all__ = ["DUPLICATE_OKS", "TILE_FRACTION", "drop_duplicate_people", "search_people"]
 
-DUPLICATE_OKS = 0.5
-"""Two people at least this similar (OKS) are the same person seen twice."""
 TILE_FRACTION = 0.6
 """Side of each of the four overlapping tiles, as a fraction of the image side."""
 _MASK_THRESHOLD = 0.5

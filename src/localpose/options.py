@@ -15,10 +15,14 @@ __all__ = [
     "ImageLimits",
     "ModelOptions",
     "MultiPersonMode",
+    "RuntimeChoice",
     "default_cache_dir",
 ]
 
 MultiPersonMode = Literal["auto", "search", "single-pass"]
+RuntimeChoice = Literal["auto", "litert", "mediapipe"]
+"""Which runtime runs the networks (see `localpose.engine`): ``litert`` (fast, the default
+when ai-edge-litert is installed), ``mediapipe`` (MediaPipe Tasks' own PoseLandmarker)."""
 """How to find several people in one image.
 
 ``single-pass``: one MediaPipe pass over the whole image (raw MediaPipe behaviour).
@@ -47,6 +51,7 @@ class EstimatorOptions:
     segmentation: bool = False
     """Also return a per-person segmentation mask (costs memory, little time)."""
     multi_person: MultiPersonMode = "auto"
+    runtime: RuntimeChoice = "auto"
 
     def __post_init__(self) -> None:
         if not isinstance(self.num_poses, int) or not 1 <= self.num_poses <= 10:
@@ -61,6 +66,8 @@ class EstimatorOptions:
             raise InvalidOptionError(
                 f"multi_person must be 'auto', 'search' or 'single-pass', got {self.multi_person!r}"
             )
+        if self.runtime not in ("auto", "litert", "mediapipe"):
+            raise InvalidOptionError(f"runtime must be 'auto', 'litert' or 'mediapipe', got {self.runtime!r}")
 
 
 @dataclass(frozen=True)

@@ -113,7 +113,18 @@ def add_estimator_arguments(parser: argparse.ArgumentParser, default_num_poses: 
         help="how to look for several people: auto = search when --num-poses > 1 (default auto)",
     )
     group.add_argument("--segmentation", action="store_true", help="also compute person segmentation masks")
+    add_runtime_argument(group)
     add_model_arguments(parser)
+
+
+def add_runtime_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    parser.add_argument(
+        "--runtime",
+        choices=("auto", "litert", "mediapipe"),
+        default="auto",
+        help="what runs the networks: litert (faster) or MediaPipe Tasks; auto = litert when "
+        "installed (default auto)",
+    )
 
 
 def estimator_options(args: argparse.Namespace) -> EstimatorOptions:
@@ -124,6 +135,7 @@ def estimator_options(args: argparse.Namespace) -> EstimatorOptions:
         min_tracking_confidence=args.min_tracking_confidence,
         segmentation=args.segmentation,
         multi_person=args.multi_person,
+        runtime=args.runtime,
     )
 
 

@@ -10,7 +10,7 @@ from importlib import metadata
 from pathlib import Path
 
 from localpose import __version__
-from localpose.cli.common import add_model_arguments, model_options
+from localpose.cli.common import add_model_arguments, add_runtime_argument, model_options
 
 __all__ = ["register", "sample_image_path"]
 
@@ -27,6 +27,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         type=Path,
         help="image to test with (default: the portrait shipped with matplotlib, a mediapipe dependency)",
     )
+    add_runtime_argument(parser)
     add_model_arguments(parser)
     parser.set_defaults(handler=run)
 
@@ -51,14 +52,17 @@ def _version(package: str) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from localpose.cli import EXIT_FAILED_INPUTS, EXIT_OK
+    from localpose.engine import resolve_runtime
     from localpose.estimate import PoseEstimator
     from localpose.models import load_model
     from localpose.netguard import forbid_network
+    from localpose.options import EstimatorOptions
 
     print(f"localpose      {__version__}")
     print(f"python         {platform.python_version()} ({sys.executable})")
     print(f"platform       {platform.platform()}")
-    for package in ("mediapipe", "numpy", "opencv-contrib-python", "pillow", "av", "fastapi"):
+    packages = ("mediapipe", "ai-edge-litert", "numpy", "opencv-contrib-python", "pillow", "av", "fastapi")
+    for package in packages:
         print(f"{package:<14} {_version(package)}")
     forbid_network()
     print("network        blocked for the rest of this check")
@@ -70,7 +74,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"model sha256   {model.sha256}")
     print(f"model load     {1000 * (time.perf_counter() - started):.0f} ms (cache {options.cache_dir})")
     image = args.image or sample_image_path()
-    with PoseEstimator(model=model) as estimator:
+    runtime = resolve_runtime(args.runtime)
+    print(f"runtime        {runtime}")
+    with PoseEstimator(EstimatorOptions(runtime=runtime), model=model) as estimator:
         if image is None:
             import numpy as np
 

@@ -294,6 +294,7 @@ def _add_health_routes(app: FastAPI, options: ServerOptions, model: ModelBundle,
     async def info() -> dict[str, Any]:
         """Version, model, defaults, limits and the landmark schema (names and skeleton edges)."""
         from localpose.analysis import EXERCISES
+        from localpose.engine import resolve_runtime
         from localpose.video import OUTPUT_KINDS
 
         defaults = EstimatorOptions()
@@ -301,6 +302,7 @@ def _add_health_routes(app: FastAPI, options: ServerOptions, model: ModelBundle,
             "name": "localpose",
             "version": __version__,
             "model": {"name": model.name, "sha256": model.sha256, "source": model.source},
+            "runtime": resolve_runtime(defaults.runtime),
             "workers": pool.workers,
             "queue_size": options.queue_size,
             "defaults": {

@@ -1,9 +1,8 @@
-"""The inference engine: MediaPipe Tasks `PoseLandmarker`, behind one small interface.
+"""The MediaPipe Tasks runtime: `PoseLandmarker` behind the `PoseEngine` interface.
 
 This is the only module that imports mediapipe (lazily, so `import localpose` stays
 cheap). It knows how to turn the tflite files in the mediapipe wheel into a Tasks
 ``.task`` bundle, and how to run a landmarker and convert its output into `PoseFrame`.
-A faster runtime can replace it by providing another `PoseEngine`.
 """
 
 from __future__ import annotations
@@ -15,30 +14,23 @@ import zipfile
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any
 
 import numpy as np
 
+from localpose.engine.settings import BUNDLE_ENTRIES, EngineSettings, RunningMode
 from localpose.errors import InvalidInputError, ModelUnavailableError
 from localpose.result import PoseFrame
 from localpose.schema import NUM_LANDMARKS
 
 __all__ = [
-    "BUNDLE_ENTRIES",
-    "EngineSettings",
     "MediaPipeEngine",
-    "PoseEngine",
     "SeedSolutionLoop",
     "WheelModelFiles",
     "build_task_bundle",
     "find_wheel_model_files",
     "mediapipe_version",
 ]
-
-RunningMode = Literal["image", "video"]
-
-BUNDLE_ENTRIES = ("pose_detector.tflite", "pose_landmarks_detector.tflite")
-"""File names a PoseLandmarker ``.task`` bundle must contain."""
 
 # Input normalisation the two networks were trained with (see the project's model notes):
 # the detector wants [-1, 1], the landmark model [0, 1].
@@ -135,29 +127,6 @@ def build_task_bundle(detector: bytes, landmarks: bytes) -> bytes:
             info.compress_type = zipfile.ZIP_STORED
             bundle.writestr(info, data)
     return out.getvalue()
-
-
-@dataclass(frozen=True)
-class EngineSettings:
-    """Settings of one landmarker graph (they are fixed when the graph is created)."""
-
-    num_poses: int = 1
-    min_detection_confidence: float = 0.5
-    min_presence_confidence: float = 0.5
-    min_tracking_confidence: float = 0.5
-    segmentation: bool = False
-
-
-class PoseEngine(Protocol):
-    """What the rest of localpose needs from an inference runtime."""
-
-    mode: RunningMode
-
-    def process(self, rgb: np.ndarray, timestamp_ms: int = 0) -> PoseFrame:
-        """Poses in one RGB uint8 (H, W, 3) image; video mode needs increasing timestamps."""
-        ...
-
-    def close(self) -> None: ...
 
 
 class MediaPipeEngine:

@@ -1,0 +1,411 @@
+"""The LiteRT runtime: BlazePose's two networks on Google's LiteRT interpreter.
+
+It runs the same networks as MediaPipe Tasks' PoseLandmarker (read from the same ``.task``
+bundle) and re-creates the parts of MediaPipe's graph that matter for the result, with
+the constants of MediaPipe's pose detector and landmarks detector graphs:
+
+  detector   the image letterboxed to 224x224 in [-1, 1]; 2254 SSD anchors; boxes and 4
+             keypoints decoded; weighted non-maximum suppression (IoU 0.3); a rotated square
+             ROI from keypoint 0 (hip centre) and 1 (body scale), side 2x their distance,
+             enlarged 1.25x;
+  landmarks  the ROI cropped to 256x256 in [0, 1]; 39 landmarks (33 + 2 ROI helpers + 4
+             unused) refined by the heatmap (7x7 window, confidence >= 0.5), projected
+             back; world landmarks rotated by the ROI angle; pose presence >= threshold;
+  tracking   in video mode each person's next ROI comes from their helper landmarks
+             (33, 34); the detector runs only while fewer people are tracked than asked for,
+             and its boxes that overlap a tracked ROI are dropped.
+
+Landmarks are returned raw (MediaPipe Tasks applies its own One Euro filter in video mode
+to a single person; localpose smooths tracks itself, see `localpose.smooth`).
+Why: the networks are most of the cost, and MediaPipe's graph around them adds ~30% more
+work per frame; here the graph costs well under a millisecond.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import zipfile
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from localpose.engine.settings import BUNDLE_ENTRIES, EngineSettings, RunningMode
+from localpose.errors import InvalidInputError, ModelUnavailableError
+from localpose.metrics import DUPLICATE_OKS, pairwise_oks
+from localpose.result import PoseFrame
+from localpose.schema import NUM_LANDMARKS
+
+__all__ = ["LiteRTEngine", "Roi", "ssd_anchors"]
+
+_DETECTOR_SIZE = 224
+_LANDMARK_SIZE = 256
+_NUM_MODEL_LANDMARKS = 39
+_HELPER_CENTRE, _HELPER_SCALE = 33, 34
+_ROI_SCALE = 1.25
+_NMS_IOU = 0.3
+_HEATMAP_KERNEL = 7
+_HEATMAP_MIN_CONFIDENCE = 0.5
+_SCORE_CLIP = 100.0
+_SIGMOID_CLIP = 80.0  # keeps exp() inside float32; sigmoid is 0 or 1 there anyway
+
+
+def ssd_anchors(
+    size: int = _DETECTOR_SIZE, strides: tuple[int, ...] = (8, 16, 32, 32, 32), per_layer: int = 2
+) -> np.ndarray:
+    """Anchor centres (N, 2), normalised, in the order the pose detector emits its boxes.
+
+    MediaPipe's SsdAnchorsCalculator with fixed-size anchors: layers that share a stride share
+    one grid, each layer adding `per_layer` anchors (aspect ratio 1 and its interpolated scale).
+    """
+    centres = []
+    layer = 0
+    while layer < len(strides):
+        stride, same = strides[layer], 0
+        while layer + same < len(strides) and strides[layer + same] == stride:
+            same += 1
+        cells = math.ceil(size / stride)
+        grid = (np.arange(cells, dtype=np.float32) + 0.5) / cells
+        ys, xs = np.meshgrid(grid, grid, indexing="ij")
+        per_cell = np.stack([xs.ravel(), ys.ravel()], axis=1)
+        centres.append(np.repeat(per_cell, per_layer * same, axis=0))
+        layer += same
+    return np.concatenate(centres)
+
+
+@dataclass(frozen=True)
+class Roi:
+    """A rotated square region of the image, in pixels: centre, side and angle (radians)."""
+
+    cx: float
+    cy: float
+    side: float
+    rotation: float
+
+    @classmethod
+    def from_alignment_points(cls, centre: np.ndarray, scale_point: np.ndarray) -> Roi:
+        """MediaPipe's AlignmentPointsRects + RectTransformation(1.25, square) for pose, in pixels."""
+        dx, dy = float(scale_point[0] - centre[0]), float(scale_point[1] - centre[1])
+        rotation = math.pi / 2 - math.atan2(-dy, dx)
+        rotation -= 2 * math.pi * math.floor((rotation + math.pi) / (2 * math.pi))
+        side = 2.0 * math.hypot(dx, dy) * _ROI_SCALE
+        return cls(float(centre[0]), float(centre[1]), side, rotation)
+
+    def to_image(self) -> np.ndarray:
+        """2x3 affine map from unit ROI coordinates ([0, 1] across the square) to image pixels."""
+        c, s = math.cos(self.rotation), math.sin(self.rotation)
+        a = np.array([[c, -s], [s, c]]) * self.side
+        offset = np.array([self.cx, self.cy]) - a @ np.array([0.5, 0.5])
+        return np.hstack([a, offset[:, None]])
+
+    def crop_matrix(self, size: int) -> np.ndarray:
+        """2x3 affine map from image pixels to the pixels of a `size` x `size` crop of this ROI."""
+        to_image = self.to_image()
+        to_image[:, :2] /= size
+        return cv2.invertAffineTransform(to_image)
+
+    def iou(self, other: Roi) -> float:
+        """Overlap of the two ROIs' axis-aligned boxes (rotation ignored, as MediaPipe's association does)."""
+        ax0, ay0, ax1, ay1 = self._box()
+        bx0, by0, bx1, by1 = other._box()
+        iw, ih = min(ax1, bx1) - max(ax0, bx0), min(ay1, by1) - max(ay0, by0)
+        if iw <= 0 or ih <= 0:
+            return 0.0
+        inter = iw * ih
+        return inter / (self.side**2 + other.side**2 - inter)
+
+    def same_place(self, other: Roi, min_iou: float) -> bool:
+        """Whether both ROIs frame the same person: boxes overlap by `min_iou`, or the centres
+        (the hips) are closer than a tenth of the larger side."""
+        close = math.hypot(self.cx - other.cx, self.cy - other.cy) < 0.1 * max(self.side, other.side)
+        return close or self.iou(other) >= min_iou
+
+    def _box(self) -> tuple[float, float, float, float]:
+        half = self.side / 2
+        return self.cx - half, self.cy - half, self.cx + half, self.cy + half
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(x, -_SIGMOID_CLIP, _SIGMOID_CLIP)))
+
+
+def _bundle_networks(task_bundle: bytes) -> tuple[bytes, bytes]:
+    """(detector, landmarks) tflite bytes from a PoseLandmarker ``.task`` bundle."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(task_bundle)) as bundle:
+            return bundle.read(BUNDLE_ENTRIES[0]), bundle.read(BUNDLE_ENTRIES[1])
+    except (zipfile.BadZipFile, KeyError) as exc:
+        raise ModelUnavailableError(f"not a PoseLandmarker .task bundle: {exc}") from exc
+
+
+class _Network:
+    """One tflite network on a single-threaded LiteRT interpreter, outputs by tensor name."""
+
+    def __init__(self, model: bytes, threads: int = 1) -> None:
+        from ai_edge_litert.interpreter import Interpreter
+
+        try:
+            self._interpreter = Interpreter(model_content=model, num_threads=threads)
+            self._interpreter.allocate_tensors()
+        except (RuntimeError, ValueError) as exc:
+            raise ModelUnavailableError(f"LiteRT could not load the pose model: {exc}") from exc
+        self._input = self._interpreter.get_input_details()[0]["index"]
+        self.input_size = int(self._interpreter.get_input_details()[0]["shape"][1])
+        self._outputs = sorted(
+            (d["name"], d["index"]) for d in self._interpreter.get_output_details()
+        )  # Identity, Identity_1, ...: the order MediaPipe splits them in
+
+    def run(self, tensor: np.ndarray, wanted: tuple[int, ...]) -> list[np.ndarray]:
+        """Invoke on one (1, S, S, 3) float32 tensor; copies of the outputs at positions `wanted`."""
+        self._interpreter.set_tensor(self._input, tensor)
+        self._interpreter.invoke()
+        return [self._interpreter.get_tensor(self._outputs[k][1]) for k in wanted]
+
+
+@dataclass(frozen=True)
+class _Person:
+    """One person's raw result: 39 projected landmarks and what goes with them."""
+
+    landmarks: np.ndarray  # (39, 5) x px, y px, z (width-normalised), visibility, presence
+    world: np.ndarray  # (33, 3)
+    presence: float
+    roi: Roi
+    mask: np.ndarray | None  # (H, W) float, when segmentation is on
+
+    def next_roi(self) -> Roi:
+        """Where to look for this person in the next frame (from the two helper landmarks)."""
+        return Roi.from_alignment_points(
+            self.landmarks[_HELPER_CENTRE, :2], self.landmarks[_HELPER_SCALE, :2]
+        )
+
+
+class LiteRTEngine:
+    """BlazePose on LiteRT (one CPU core per engine; not thread-safe)."""
+
+    def __init__(self, task_bundle: bytes, settings: EngineSettings, mode: RunningMode = "image") -> None:
+        detector, landmarks = _bundle_networks(task_bundle)
+        self._detector = _Network(detector)
+        self._landmarks = _Network(landmarks)
+        self._anchors = ssd_anchors(self._detector.input_size)
+        self.mode: RunningMode = mode
+        self.settings = settings
+        self._tracked: list[Roi] = []
+        self._last_timestamp: int | None = None
+
+    # -- detector ------------------------------------------------------------------------------
+
+    def detect(self, rgb: np.ndarray, limit: int | None = None) -> list[tuple[float, Roi]]:
+        """Pose detector candidates as (score, landmark ROI), best first, after suppression."""
+        height, width = rgb.shape[:2]
+        size = self._detector.input_size
+        scale = size / max(width, height)
+        pad_x, pad_y = (size - width * scale) / 2, (size - height * scale) / 2
+        matrix = np.array([[scale, 0, pad_x], [0, scale, pad_y]], dtype=np.float64)
+        letterboxed = cv2.warpAffine(
+            rgb, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0
+        )
+        tensor = (letterboxed.astype(np.float32) - 127.5) / 127.5
+        boxes, scores = self._detector.run(tensor[None], (0, 1))
+        scores = _sigmoid(scores[0, :, 0])
+        keep = np.flatnonzero(scores >= self.settings.min_detection_confidence)
+        if keep.size == 0:
+            return []
+        raw = boxes[0, keep]
+        anchors = self._anchors[keep]
+        centres = raw[:, 0:2] / size + anchors
+        sizes = raw[:, 2:4] / size
+        corners = np.hstack([centres - sizes / 2, centres + sizes / 2])
+        keypoints = raw[:, 4:12].reshape(-1, 4, 2) / size + anchors[:, None, :]
+        found = _weighted_nms(corners, keypoints, scores[keep], _NMS_IOU)
+        out = []
+        for score, points in found[:limit]:
+            pixels = (points * size - np.array([pad_x, pad_y])) / scale
+            out.append((score, Roi.from_alignment_points(pixels[0], pixels[1])))
+        return out
+
+    # -- landmarks -----------------------------------------------------------------------------
+
+    def landmarks(self, rgb: np.ndarray, roi: Roi, with_mask: bool = False) -> _Person | None:
+        """The person in `roi`, or None when the model's presence score is below the threshold."""
+        size = self._landmarks.input_size
+        crop = cv2.warpAffine(
+            rgb,
+            roi.crop_matrix(size),
+            (size, size),
+            flags=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=0,
+        )
+        tensor = crop.astype(np.float32) * np.float32(1.0 / 255.0)
+        wanted = (0, 1, 3, 4, 2) if with_mask else (0, 1, 3, 4)
+        outputs = self._landmarks.run(tensor[None], wanted)
+        raw, flag, heatmap, world = outputs[:4]
+        presence = float(flag.ravel()[0])
+        if presence < self.settings.min_presence_confidence:
+            return None
+        points = raw.reshape(_NUM_MODEL_LANDMARKS, 5).astype(np.float64)
+        unit = points[:, :2] / size
+        unit = _refine_with_heatmap(unit, heatmap[0])
+        to_image = roi.to_image()
+        landmarks = np.empty((_NUM_MODEL_LANDMARKS, 5), dtype=np.float64)
+        landmarks[:, :2] = unit @ to_image[:, :2].T + to_image[:, 2]
+        landmarks[:, 2] = points[:, 2] / size * (roi.side / rgb.shape[1])
+        landmarks[:, 3] = _sigmoid(points[:, 3])
+        landmarks[:, 4] = _sigmoid(points[:, 4])
+        c, s = math.cos(roi.rotation), math.sin(roi.rotation)
+        w = world.reshape(_NUM_MODEL_LANDMARKS, 3)[:NUM_LANDMARKS].astype(np.float64)
+        world_rotated = np.column_stack([c * w[:, 0] - s * w[:, 1], s * w[:, 0] + c * w[:, 1], w[:, 2]])
+        mask = None
+        if with_mask:
+            mask = _project_mask(outputs[4][0, :, :, 0], roi, rgb.shape[1], rgb.shape[0])
+        return _Person(landmarks, world_rotated, presence, roi, mask)
+
+    # -- the PoseEngine interface --------------------------------------------------------------
+
+    def process(self, rgb: np.ndarray, timestamp_ms: int = 0) -> PoseFrame:
+        """Poses in one RGB uint8 image (video mode: tracked from the previous frame)."""
+        if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+            raise InvalidInputError(f"engine input must be RGB uint8 (H, W, 3), got {rgb.dtype} {rgb.shape}")
+        if self.mode == "video":
+            timestamp_ms = int(timestamp_ms)
+            if self._last_timestamp is not None and timestamp_ms <= self._last_timestamp:
+                raise InvalidInputError(
+                    f"video timestamps must increase: {timestamp_ms} ms after {self._last_timestamp} ms"
+                )
+            self._last_timestamp = timestamp_ms
+        height, width = rgb.shape[:2]
+        rois = self._rois_for(rgb)
+        people = [p for p in (self.landmarks(rgb, roi, self.settings.segmentation) for roi in rois) if p]
+        people = _distinct(people, (width, height))
+        if self.mode == "video":
+            self._tracked = [p.next_roi() for p in people]
+        return _to_pose_frame(people, (width, height), float(timestamp_ms))
+
+    def _rois_for(self, rgb: np.ndarray) -> list[Roi]:
+        """ROIs to run the landmark model on: tracked people first, then new detections."""
+        wanted = self.settings.num_poses
+        rois = list(self._tracked[:wanted]) if self.mode == "video" else []
+        if len(rois) < wanted:
+            for _score, roi in self.detect(rgb):
+                if len(rois) >= wanted:
+                    break
+                if not any(roi.same_place(kept, self.settings.min_tracking_confidence) for kept in rois):
+                    rois.append(roi)
+        return rois
+
+    def close(self) -> None:
+        self._tracked = []
+
+    def __enter__(self) -> LiteRTEngine:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def _distinct(people: list[_Person], image_size: tuple[int, int]) -> list[_Person]:
+    """People in order (tracked ones first) without those repeating an earlier one (OKS >= 0.5).
+
+    Two ROIs can converge on one person (MediaPipe Tasks then returns the person twice); the
+    later copy is dropped, so its ROI stops being tracked and the detector can look for others.
+    """
+    if len(people) < 2:
+        return people
+    frame = _to_pose_frame(people, image_size, 0.0)
+    similarity = pairwise_oks(frame, frame)
+    kept: list[int] = []
+    for i in range(len(people)):
+        if all(max(similarity[i, j], similarity[j, i]) < DUPLICATE_OKS for j in kept):
+            kept.append(i)
+    return [people[i] for i in kept]
+
+
+def _weighted_nms(
+    corners: np.ndarray, keypoints: np.ndarray, scores: np.ndarray, threshold: float
+) -> list[tuple[float, np.ndarray]]:
+    """MediaPipe's weighted NMS: each cluster (IoU > threshold with its best box) is averaged by score.
+
+    Returns (score of the best box, score-weighted keypoints (4, 2)) per cluster, best first.
+    """
+    order = np.argsort(-scores, kind="stable")
+    corners, keypoints, scores = corners[order], keypoints[order], scores[order]
+    areas = np.prod(np.clip(corners[:, 2:] - corners[:, :2], 0, None), axis=1)
+    remaining = np.arange(len(scores))
+    out = []
+    while remaining.size:
+        best = remaining[0]
+        lo = np.maximum(corners[remaining, :2], corners[best, :2])
+        hi = np.minimum(corners[remaining, 2:], corners[best, 2:])
+        inter = np.prod(np.clip(hi - lo, 0, None), axis=1)
+        union = areas[remaining] + areas[best] - inter
+        iou = np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
+        cluster = remaining[iou > threshold]
+        if cluster.size == 0:
+            cluster = remaining[:1]
+        weights = scores[cluster] / scores[cluster].sum()
+        out.append((float(scores[best]), np.tensordot(weights, keypoints[cluster], axes=1)))
+        remaining = remaining[iou <= threshold]
+        remaining = remaining[remaining != best]
+    return out
+
+
+def _refine_with_heatmap(unit: np.ndarray, heatmap: np.ndarray) -> np.ndarray:
+    """MediaPipe's RefineLandmarksFromHeatmap: each landmark moves to the confidence-weighted
+    centre of the 7x7 heatmap cells around it, when the most confident cell reaches 0.5."""
+    rows_n, cols_n, channels = heatmap.shape
+    half = (_HEATMAP_KERNEL - 1) // 2
+    centre_col = (unit[:channels, 0] * cols_n).astype(np.int64)
+    centre_row = (unit[:channels, 1] * rows_n).astype(np.int64)
+    inside = (centre_col >= 0) & (centre_col < cols_n) & (centre_row >= 0) & (centre_row < rows_n)
+    steps = np.arange(-half, half + 1)
+    rows = centre_row[:, None] + steps  # (39, 7)
+    cols = centre_col[:, None] + steps
+    valid = ((rows >= 0) & (rows < rows_n))[:, :, None] & ((cols >= 0) & (cols < cols_n))[:, None, :]
+    channel = np.arange(channels)[:, None, None]
+    row_index, col_index = np.clip(rows, 0, rows_n - 1), np.clip(cols, 0, cols_n - 1)
+    values = heatmap[row_index[:, :, None], col_index[:, None, :], channel]
+    confidence = np.where(valid, _sigmoid(values.astype(np.float64)), 0.0)
+    total = confidence.sum(axis=(1, 2))
+    refine = inside & (confidence.max(axis=(1, 2)) >= _HEATMAP_MIN_CONFIDENCE) & (total > 0)
+    safe = np.where(total > 0, total, 1.0)
+    col_mean = (confidence * cols[:, None, :]).sum(axis=(1, 2)) / safe
+    row_mean = (confidence * rows[:, :, None]).sum(axis=(1, 2)) / safe
+    out = unit.copy()
+    out[:channels][refine, 0] = col_mean[refine] / cols_n
+    out[:channels][refine, 1] = row_mean[refine] / rows_n
+    return out
+
+
+def _project_mask(logits: np.ndarray, roi: Roi, width: int, height: int) -> np.ndarray:
+    """The ROI's segmentation (sigmoid of the logits) warped back onto the whole image."""
+    size = logits.shape[0]
+    to_image = roi.to_image()
+    to_image[:, :2] /= size
+    return cv2.warpAffine(
+        _sigmoid(logits).astype(np.float32),
+        to_image,
+        (width, height),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0,
+    )
+
+
+def _to_pose_frame(people: list[_Person], image_size: tuple[int, int], timestamp_ms: float) -> PoseFrame:
+    if not people:
+        return PoseFrame.empty(image_size, timestamp_ms)
+    landmarks = np.stack([p.landmarks[:NUM_LANDMARKS] for p in people])
+    presence = landmarks[:, :, 4]
+    masks = np.stack([p.mask for p in people]) if people[0].mask is not None else None
+    return PoseFrame(
+        image_size=image_size,
+        xy=landmarks[:, :, :2],
+        z=landmarks[:, :, 2],
+        visibility=landmarks[:, :, 3],
+        presence=presence,
+        world=np.stack([p.world for p in people]),
+        score=presence.mean(axis=1),
+        timestamp_ms=timestamp_ms,
+        masks=masks,
+    )
