@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from localpose.errors import InvalidOptionError
 from localpose.metrics import keep_distinct_people
@@ -141,6 +140,8 @@ class PoseTracker:
 
     def _match(self, frame: PoseFrame, tracks: list[_Track], ids: np.ndarray, now: float) -> None:
         """Hungarian assignment of the still unmatched people to `tracks` (fills `ids`)."""
+        from scipy.optimize import linear_sum_assignment  # on first use: scipy is slow to import
+
         free = np.flatnonzero(ids < 0)
         if not tracks or not len(free):
             return

@@ -82,9 +82,7 @@ def localpose_run(video: str, workers: int, outputs: tuple[str, ...] = ("mp4", "
     model = load_model()
     with tempfile.TemporaryDirectory(prefix="localpose-bench-") as out:
         started = time.perf_counter()
-        report = process_video(
-            video, out, VideoOptions(workers=workers, outputs=("mp4", "jsonl", "csv")), model
-        )
+        report = process_video(video, out, VideoOptions(workers=workers, outputs=outputs), model)
         loop_s = time.perf_counter() - started
     people = sum(1 for f in report.poses if len(f))
     return {"frames": report.frames, "people_frames": people, "loop_s": loop_s, "stages_s": report.seconds}

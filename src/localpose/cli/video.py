@@ -51,7 +51,7 @@ def add_smoothing_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    from localpose.video import OUTPUT_KINDS, default_workers
+    from localpose.video import MP4_PRESETS, OUTPUT_KINDS, default_workers
 
     parser = commands.add_parser(
         "video",
@@ -80,6 +80,12 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="worker processes, one landmarker each (default: the number of cores, %(default)s)",
     )
     parser.add_argument("--no-labels", action="store_true", help="do not draw track ids on the video")
+    parser.add_argument(
+        "--mp4-preset",
+        choices=MP4_PRESETS,
+        default="ultrafast",
+        help="x264 speed/size trade-off of the annotated MP4 (default ultrafast: quickest, larger file)",
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     add_smoothing_arguments(parser)
     add_estimator_arguments(parser)
@@ -96,6 +102,7 @@ def video_options(args: argparse.Namespace):
         outputs=args.format,
         workers=args.workers,
         draw_labels=not args.no_labels,
+        mp4_preset=args.mp4_preset,
     )
 
 

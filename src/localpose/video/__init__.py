@@ -2,6 +2,7 @@
 
 from localpose.video.io import DecodeReport, VideoInfo, VideoWriter, frame_timestamps, probe, read_frames
 from localpose.video.pipeline import (
+    MP4_PRESETS,
     OUTPUT_KINDS,
     VideoOptions,
     VideoProgress,
@@ -12,6 +13,7 @@ from localpose.video.pipeline import (
 )
 
 __all__ = [
+    "MP4_PRESETS",
     "OUTPUT_KINDS",
     "DecodeReport",
     "VideoInfo",

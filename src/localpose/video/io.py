@@ -141,15 +141,34 @@ def probe(path: str | Path, stamps: Sequence[float] | None = None) -> VideoInfo:
     return VideoInfo(path, codec, width, height, rotation, rate, len(stamps), duration, declared)
 
 
+_FULL_RANGE = 2  # AVCOL_RANGE_JPEG
+
+
 def _to_rgb(frame, rotation: int, max_side: int | None) -> np.ndarray:
     width, height = frame.width, frame.height
     if max_side and max(width, height) > max_side:
         scale = max_side / max(width, height)
         width, height = max(2, round(width * scale)), max(2, round(height * scale))
-    rgb = frame.to_ndarray(format="rgb24", width=width, height=height)
+    if _plain_yuv420(frame) and (width, height) == (frame.width, frame.height):
+        import cv2
+
+        # Same BT.601 limited-range conversion as FFmpeg's scaler, about 5x faster.
+        rgb = cv2.cvtColor(frame.to_ndarray(format="yuv420p"), cv2.COLOR_YUV2RGB_I420)
+    else:
+        rgb = frame.to_ndarray(format="rgb24", width=width, height=height)
     if rotation:
         rgb = np.ascontiguousarray(np.rot90(rgb, k=rotation // 90))
     return rgb
+
+
+def _plain_yuv420(frame) -> bool:
+    """8-bit limited-range 4:2:0 with even sides: what OpenCV's I420 conversions expect."""
+    return (
+        frame.format.name == "yuv420p"
+        and frame.width % 2 == 0
+        and frame.height % 2 == 0
+        and getattr(frame, "color_range", 0) != _FULL_RANGE
+    )
 
 
 def _decoded_frames(container, stream, report: DecodeReport) -> Iterator:  # -> av.VideoFrame
@@ -253,12 +272,15 @@ class VideoWriter:
     def write(self, rgb: np.ndarray, timestamp_ms: float) -> None:
         """Append one frame shown at `timestamp_ms` (times must increase; ties are nudged by 1 ms)."""
         import av
+        import cv2
 
         if rgb.shape[1] != self._stream.width or rgb.shape[0] != self._stream.height:
             padded = np.zeros((self._stream.height, self._stream.width, 3), dtype=np.uint8)
             padded[: rgb.shape[0], : rgb.shape[1]] = rgb
             rgb = padded
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+        # OpenCV's BT.601 limited-range conversion: what FFmpeg's scaler would do, about 8x faster.
+        yuv = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2YUV_I420)
+        frame = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
         pts = round(timestamp_ms)
         if self._last_pts is not None and pts <= self._last_pts:
             pts = self._last_pts + 1

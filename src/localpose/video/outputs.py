@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = ["output_paths", "render_video", "write_outputs"]
 
-_ENCODER = {"crf": 23, "preset": "superfast"}
+_CRF = 23
 
 
 def output_paths(source: Path, out_dir: Path) -> dict[str, Path]:
@@ -100,6 +100,7 @@ class _Segment:
     stop_ms: float | None
     fps: float
     labels: bool
+    preset: str
 
 
 def _render_segment(segment: _Segment) -> tuple[int, list[str]]:
@@ -107,7 +108,7 @@ def _render_segment(segment: _Segment) -> tuple[int, list[str]]:
     report = DecodeReport()
     by_time = {round(p.timestamp_ms, 3): p for p in segment.poses}
     size = segment.poses[0].image_size  # segments are never empty
-    with VideoWriter(segment.dest, size, segment.fps, **_ENCODER) as writer:
+    with VideoWriter(segment.dest, size, segment.fps, crf=_CRF, preset=segment.preset) as writer:
         for rgb, t_ms in read_frames(segment.source, segment.start_ms, segment.stop_ms, report):
             pose = by_time.get(round(t_ms, 3))
             if pose is None:
@@ -139,6 +140,7 @@ def render_video(
     labels: bool = True,
     pool: ProcessPoolExecutor | None = None,
     segments: int = 1,
+    preset: str = "ultrafast",
 ) -> int:
     """Write the annotated copy of `source` to `dest`; returns the number of frames written."""
     stamps = [p.timestamp_ms for p in poses]
@@ -148,7 +150,8 @@ def render_video(
         if a >= b:
             continue
         part = dest if segments <= 1 else dest.with_name(f".{dest.stem}.part{k}.mp4")
-        jobs.append(_Segment(source, part, poses[a:b], *frame_range(stamps, a, b), info.fps, labels))
+        bounds_ms = frame_range(stamps, a, b)
+        jobs.append(_Segment(source, part, poses[a:b], *bounds_ms, info.fps, labels, preset))
     if pool is None or len(jobs) == 1:
         results = [_render_segment(job) for job in jobs]
     else:
@@ -192,7 +195,9 @@ def write_outputs(
         if "mp4" in options.outputs and not (cancel is not None and cancel.is_set()):
             if on_progress is not None:
                 on_progress(VideoProgress("render", 0, len(final), 0.0, None))
-            render_video(source, paths["mp4"], info, final, options.draw_labels, pool, workers)
+            render_video(
+                source, paths["mp4"], info, final, options.draw_labels, pool, workers, options.mp4_preset
+            )
             written["mp4"] = paths["mp4"]
             if on_progress is not None:
                 on_progress(VideoProgress("render", len(final), len(final), 0.0, 0.0))

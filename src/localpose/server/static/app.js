@@ -284,7 +284,7 @@ async function startCamera() {
     drawSkeletons(ctx, doc, { threshold: 0.5, labels: false });
     cam.frames += 1;
     const seconds = (performance.now() - cam.since) / 1000;
-    if (seconds > 0.5) $("fps").textContent = (cam.frames / seconds).toFixed(1);
+    if (seconds > 0) $("fps").textContent = (cam.frames / seconds).toFixed(1);
     canvas.dataset.frames = String(cam.frames);
     canvas.dataset.people = String(doc.people.length);
     if (doc.reps) $("reps").textContent = String(doc.reps.reps);
