@@ -74,3 +74,33 @@ def test_mask_annotator_tints_only_the_mask():
     masks[0, :10, :10] = 1.0
     out = MaskAnnotator(opacity=1.0).annotate(np.zeros((120, 100, 3), np.uint8), frame.replace(masks=masks))
     assert out[5, 5].tolist() == list(PERSON_COLORS[0]) and out[50, 50].sum() == 0
+
+
+def test_drawing_on_i420_planes_matches_drawing_in_rgb(pose_jpg):
+    """The video path draws on the decoded 4:2:0 planes, converting only the people's region:
+    the result equals drawing on the whole RGB frame, up to colour-conversion rounding."""
+    import cv2
+
+    from localpose.draw import draw_poses_i420
+    from localpose.images import load_image
+
+    rgb = load_image(pose_jpg)[:666, :1000]  # even sides
+    xy = np.array([[[500.0, 300.0]] * 33], np.float32) + np.random.default_rng(1).uniform(
+        -150, 150, (1, 33, 2)
+    )
+    frame = PoseFrame(
+        image_size=(1000, 666), xy=xy, z=np.zeros((1, 33)), visibility=np.ones((1, 33)),
+        presence=np.ones((1, 33)), world=np.zeros((1, 33, 3)), score=np.ones(1), track_id=[3],
+    )  # fmt: skip
+    i420 = cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420)
+    planes = (i420[:666], i420[666:].reshape(-1)[: 333 * 500].reshape(333, 500),
+              i420[666:].reshape(-1)[333 * 500 :].reshape(333, 500))  # fmt: skip
+    draw_poses_i420(planes, frame)
+    got = cv2.cvtColor(i420, cv2.COLOR_YUV2RGB_I420).astype(int)
+    want = cv2.cvtColor(cv2.cvtColor(draw_poses(rgb, frame), cv2.COLOR_RGB2YUV_I420), cv2.COLOR_YUV2RGB_I420)
+    difference = np.abs(got - want.astype(int))
+    assert difference.mean() < 1.0 and np.percentile(difference, 99.9) <= 8
+    changed = np.abs(
+        got - cv2.cvtColor(cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420), cv2.COLOR_YUV2RGB_I420)
+    ).sum(-1)
+    assert (changed > 60).sum() > 2000  # the skeleton and the "#3" label were drawn

@@ -8,7 +8,7 @@ several, and landmarks below a visibility threshold hidden (with their bones).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -23,6 +23,7 @@ __all__ = [
     "MaskAnnotator",
     "SkeletonAnnotator",
     "draw_poses",
+    "draw_poses_i420",
     "person_color",
 ]
 
@@ -195,3 +196,55 @@ def draw_poses(
     for k, annotator in enumerate(chain):
         image = annotator.annotate(image, frame, in_place=in_place or k > 0)
     return image
+
+
+def _drawn_region(frame: PoseFrame, thickness: int, radius: int, labels: bool) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1) with even corners, inside the image, holding everything `draw_poses` draws."""
+    width, height = frame.image_size
+    pad = radius + thickness + 2
+    xy = frame.xy[np.isfinite(frame.xy).all(axis=-1)]
+    x0, y0 = np.floor(xy.min(axis=0)) - pad
+    x1, y1 = np.ceil(xy.max(axis=0)) + pad
+    if labels:  # track ids are written above the box, left-aligned, a few characters wide
+        y0 -= 24 * thickness
+        x1 = max(x1, xy[:, 0].min() + 40 * thickness)
+    x0, y0 = max(0, int(x0) // 2 * 2), max(0, int(y0) // 2 * 2)
+    x1, y1 = min(width, int(x1) + int(x1) % 2), min(height, int(y1) + int(y1) % 2)
+    return x0, y0, x1, y1
+
+
+def draw_poses_i420(
+    planes: tuple[np.ndarray, np.ndarray, np.ndarray],
+    frame: PoseFrame,
+    style: DrawStyle | None = None,
+    labels: bool = True,
+) -> None:
+    """`draw_poses` straight onto the Y, U, V planes of a 4:2:0 video frame (even sides), in place.
+
+    Only the rectangle the people cover goes through RGB and back (BT.601, as video encoders
+    expect), so drawing on a decoded frame costs a fraction of converting the whole frame.
+    """
+    y_plane, u_plane, v_plane = planes
+    if (y_plane.shape[1], y_plane.shape[0]) != frame.image_size:
+        raise ValueError(f"planes are {y_plane.shape[1]}x{y_plane.shape[0]}, poses {frame.image_size}")
+    if len(frame) == 0:
+        return
+    style = style or DrawStyle()
+    thickness, radius = style.sizes(frame.image_size)
+    x0, y0, x1, y1 = _drawn_region(frame, thickness, radius, labels)
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return
+    w, h = x1 - x0, y1 - y0
+    cx0, cy0, cw, ch = x0 // 2, y0 // 2, w // 2, h // 2
+    patch = np.empty((h * 3 // 2, w), dtype=np.uint8)
+    flat = patch.reshape(-1)
+    flat[: w * h] = y_plane[y0:y1, x0:x1].reshape(-1)
+    flat[w * h : w * h + cw * ch] = u_plane[cy0 : cy0 + ch, cx0 : cx0 + cw].reshape(-1)
+    flat[w * h + cw * ch :] = v_plane[cy0 : cy0 + ch, cx0 : cx0 + cw].reshape(-1)
+    rgb = cv2.cvtColor(patch, cv2.COLOR_YUV2RGB_I420)
+    shifted = frame.replace(image_size=(w, h), xy=frame.xy - np.array([x0, y0], dtype=np.float32))
+    draw_poses(rgb, shifted, replace(style, thickness=thickness, radius=radius), labels, in_place=True)
+    flat = cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420).reshape(-1)
+    y_plane[y0:y1, x0:x1] = flat[: w * h].reshape(h, w)
+    u_plane[cy0 : cy0 + ch, cx0 : cx0 + cw] = flat[w * h : w * h + cw * ch].reshape(ch, cw)
+    v_plane[cy0 : cy0 + ch, cx0 : cx0 + cw] = flat[w * h + cw * ch :].reshape(ch, cw)

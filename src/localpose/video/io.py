@@ -24,10 +24,13 @@ __all__ = [
     "VideoWriter",
     "frame_range",
     "frame_timestamps",
+    "i420_planes",
     "open_source",
     "probe",
+    "read_decoded",
     "read_frames",
     "read_source",
+    "to_rgb",
 ]
 
 log = logging.getLogger(__name__)
@@ -144,7 +147,8 @@ def probe(path: str | Path, stamps: Sequence[float] | None = None) -> VideoInfo:
 _FULL_RANGE = 2  # AVCOL_RANGE_JPEG
 
 
-def _to_rgb(frame, rotation: int, max_side: int | None) -> np.ndarray:
+def to_rgb(frame, rotation: int = 0, max_side: int | None = None) -> np.ndarray:
+    """A decoded frame as an upright RGB array (rotated by `rotation` degrees, optionally shrunk)."""
     width, height = frame.width, frame.height
     if max_side and max(width, height) > max_side:
         scale = max_side / max(width, height)
@@ -210,9 +214,21 @@ def read_frames(
 ) -> Iterator[tuple[np.ndarray, float]]:
     """(rgb, timestamp_ms) for each frame in presentation order, from `start_ms` up to `stop_ms`.
 
-    `max_side` shrinks frames whose longer side is larger (in the decoder's scaler, cheaply).
-    Undecodable packets are skipped and noted in `report`; a damaged tail ends the iteration.
+    Frames come upright (the file's rotation applied). `max_side` shrinks frames whose longer
+    side is larger (in the decoder's scaler, cheaply). Undecodable packets are skipped and
+    noted in `report`; a damaged tail ends the iteration.
     """
+    for frame, t_ms, rotation in read_decoded(path, start_ms, stop_ms, report):
+        yield to_rgb(frame, rotation, max_side), t_ms
+
+
+def read_decoded(
+    path: str | Path,
+    start_ms: float | None = None,
+    stop_ms: float | None = None,
+    report: DecodeReport | None = None,
+) -> Iterator[tuple[object, float, int]]:  # (av.VideoFrame, timestamp_ms, rotation degrees)
+    """The decoded frames themselves, as `read_frames` walks them (for drawing on them in place)."""
     path = Path(path)
     report = report if report is not None else DecodeReport()
     with _open(path) as container:
@@ -236,7 +252,20 @@ def read_frames(
                 rotation = round(frame.rotation) % 360
             last_ms = t_ms
             report.frames += 1
-            yield _to_rgb(frame, rotation, max_side), t_ms
+            yield frame, t_ms, rotation
+
+
+def i420_planes(frame) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Writable (Y, U, V) views of a decoded frame's pixels, or None unless it is plain 4:2:0."""
+    if not _plain_yuv420(frame):
+        return None
+    views = []
+    for plane, (width, height) in zip(
+        frame.planes, [(frame.width, frame.height)] + [(frame.width // 2, frame.height // 2)] * 2, strict=True
+    ):
+        rows = np.frombuffer(plane, dtype=np.uint8).reshape(height, plane.line_size)
+        views.append(rows[:, :width])
+    return views[0], views[1], views[2]
 
 
 def _even(value: int) -> int:
@@ -280,7 +309,14 @@ class VideoWriter:
             rgb = padded
         # OpenCV's BT.601 limited-range conversion: what FFmpeg's scaler would do, about 8x faster.
         yuv = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2YUV_I420)
-        frame = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
+        self._encode(av.VideoFrame.from_ndarray(yuv, format="yuv420p"), timestamp_ms)
+
+    def write_decoded(self, frame, timestamp_ms: float) -> None:  # frame: av.VideoFrame, yuv420p
+        """Append a decoded 4:2:0 frame of the writer's size as it is (no colour conversion)."""
+        frame.pict_type = 0  # let the encoder choose: a decoded keyframe must not force one
+        self._encode(frame, timestamp_ms)
+
+    def _encode(self, frame, timestamp_ms: float) -> None:
         pts = round(timestamp_ms)
         if self._last_pts is not None and pts <= self._last_pts:
             pts = self._last_pts + 1
@@ -338,6 +374,6 @@ def read_source(source: str, report: DecodeReport | None = None) -> Iterator[tup
             if rotation is None:
                 rotation = round(frame.rotation) % 360
             report.frames += 1
-            yield _to_rgb(frame, rotation, None), (frame.pts - origin) * base * 1000.0
+            yield to_rgb(frame, rotation), (frame.pts - origin) * base * 1000.0
     finally:
         container.close()

@@ -19,9 +19,17 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from localpose.draw import draw_poses
+from localpose.draw import draw_poses, draw_poses_i420
 from localpose.result import PoseFrame
-from localpose.video.io import DecodeReport, VideoInfo, VideoWriter, frame_range, read_frames
+from localpose.video.io import (
+    DecodeReport,
+    VideoInfo,
+    VideoWriter,
+    frame_range,
+    i420_planes,
+    read_decoded,
+    to_rgb,
+)
 
 if TYPE_CHECKING:
     from localpose.video.pipeline import ProgressCallback, VideoOptions
@@ -109,11 +117,17 @@ def _render_segment(segment: _Segment) -> tuple[int, list[str]]:
     by_time = {round(p.timestamp_ms, 3): p for p in segment.poses}
     size = segment.poses[0].image_size  # segments are never empty
     with VideoWriter(segment.dest, size, segment.fps, crf=_CRF, preset=segment.preset) as writer:
-        for rgb, t_ms in read_frames(segment.source, segment.start_ms, segment.stop_ms, report):
+        for frame, t_ms, rotation in read_decoded(segment.source, segment.start_ms, segment.stop_ms, report):
             pose = by_time.get(round(t_ms, 3))
             if pose is None:
                 continue  # a frame the first decode could not read: keep the outputs aligned
-            writer.write(draw_poses(rgb, pose, labels=segment.labels, in_place=True), t_ms)
+            planes = i420_planes(frame) if rotation == 0 and (frame.width, frame.height) == size else None
+            if planes is not None:  # the common case: draw on the decoded frame itself
+                draw_poses_i420(planes, pose, labels=segment.labels)
+                writer.write_decoded(frame, t_ms)
+            else:
+                rgb = to_rgb(frame, rotation)
+                writer.write(draw_poses(rgb, pose, labels=segment.labels, in_place=True), t_ms)
         return writer.frames, report.errors
 
 

@@ -229,7 +229,11 @@ class _WorkerChannel:
 
 
 def _init_worker(progress, cancel) -> None:
+    import cv2
+
     _WorkerChannel.progress, _WorkerChannel.cancel = progress, cancel
+    # Each worker is one core's worth of work: OpenCV's own thread pool would only compete.
+    cv2.setNumThreads(1)
 
 
 def _worker_tick(counter: list[int]) -> bool:
