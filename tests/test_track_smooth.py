@@ -153,3 +153,38 @@ def test_bad_options_are_rejected() -> None:
         TrackerOptions(min_similarity=2)
     with pytest.raises(InvalidOptionError):
         SmoothingOptions(method="median")  # type: ignore[arg-type]
+
+
+def test_own_butterworth_and_filtfilt_equal_scipy() -> None:
+    """localpose designs and applies the zero-phase filter itself (importing scipy.signal costs
+    ~0.5 s per video); the results equal scipy's."""
+    from scipy.signal import butter, filtfilt
+
+    from localpose.smooth import butterworth_lowpass, zero_phase_filter
+
+    series = np.random.default_rng(0).normal(size=(200, 33, 3)).cumsum(axis=0)
+    for order, cutoff in ((4, 0.4), (4, 0.05), (2, 0.8)):
+        b, a = butterworth_lowpass(order, cutoff)
+        want_b, want_a = butter(order, cutoff)
+        np.testing.assert_allclose(b, want_b, rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(a, want_a, rtol=1e-12, atol=1e-15)
+        padlen = 3 * len(a)
+        np.testing.assert_allclose(
+            zero_phase_filter(b, a, series, padlen), filtfilt(want_b, want_a, series, axis=0), atol=1e-9
+        )
+
+
+def test_own_assignment_is_optimal_like_scipy() -> None:
+    from scipy.optimize import linear_sum_assignment
+
+    from localpose.track import linear_assignment
+
+    rng = np.random.default_rng(1)
+    for trial in range(500):
+        rows, cols = rng.integers(0, 8, 2)
+        cost = rng.random((rows, cols)) if trial % 2 else rng.integers(0, 3, (rows, cols)).astype(float)
+        r1, c1 = linear_sum_assignment(cost)
+        r2, c2 = linear_assignment(cost)
+        assert len(r2) == len(r1) == min(rows, cols)
+        assert len(set(r2)) == len(r2) and len(set(c2)) == len(c2)
+        assert cost[r2, c2].sum() == pytest.approx(cost[r1, c1].sum(), abs=1e-9)

@@ -219,14 +219,58 @@ def _fill_gaps(table: TrackTable, max_gap_ms: float) -> np.ndarray:
 
 
 def _butterworth(values: np.ndarray, fs: float, options: SmoothingOptions) -> np.ndarray:
-    from scipy.signal import butter, filtfilt
-
     cutoff = min(options.cutoff_hz, 0.8 * fs / 2)
-    b, a = butter(options.order, cutoff / (fs / 2))
+    b, a = butterworth_lowpass(options.order, cutoff / (fs / 2))
     padlen = 3 * max(len(a), len(b))
     if len(values) <= padlen:
         return values
-    return filtfilt(b, a, values, axis=0)
+    return zero_phase_filter(b, a, values, padlen)
+
+
+def butterworth_lowpass(order: int, cutoff: float) -> tuple[np.ndarray, np.ndarray]:
+    """Digital Butterworth low-pass (b, a); `cutoff` is a fraction of Nyquist, in (0, 1).
+
+    The classic design, as scipy.signal.butter makes it: analogue prototype poles, pre-warped
+    cutoff, bilinear transform. Written here because importing scipy.signal takes ~0.5 s,
+    longer than smoothing a whole video.
+    """
+    warped = 4.0 * np.tan(np.pi * cutoff / 2.0)  # sampling rate 2: Nyquist is 1
+    poles = -np.exp(1j * np.pi * np.arange(-order + 1, order, 2) / (2 * order)) * warped
+    gain = warped**order * np.real(1.0 / np.prod(4.0 - poles))
+    digital_poles = (4.0 + poles) / (4.0 - poles)
+    b = gain * np.real(np.poly(-np.ones(order)))
+    a = np.real(np.poly(digital_poles))
+    return b, a
+
+
+def _lfilter(b: np.ndarray, a: np.ndarray, x: np.ndarray, state: np.ndarray) -> np.ndarray:
+    """IIR filter along axis 0 (direct form II transposed) from `state` (order, *x.shape[1:])."""
+    y = np.empty_like(x)
+    z = state.copy()
+    order = len(a) - 1
+    for n in range(len(x)):
+        y[n] = b[0] * x[n] + z[0]
+        for i in range(order - 1):
+            z[i] = b[i + 1] * x[n] + z[i + 1] - a[i + 1] * y[n]
+        z[order - 1] = b[order] * x[n] - a[order] * y[n]
+    return y
+
+
+def zero_phase_filter(b: np.ndarray, a: np.ndarray, x: np.ndarray, padlen: int) -> np.ndarray:
+    """Forward-backward filtering along axis 0 with odd extension, as scipy.signal.filtfilt does."""
+    b, a = b / a[0], a / a[0]
+    order = len(a) - 1
+    # Steady-state initial conditions for a unit step (scipy's lfilter_zi).
+    companion = np.zeros((order, order))
+    companion[0] = -a[1:]
+    companion[1:, :-1] = np.eye(order - 1)
+    zi = np.linalg.solve(np.eye(order) - companion.T, b[1:] - a[1:] * b[0])
+    zi = zi.reshape(order, *([1] * (x.ndim - 1)))
+    x = np.asarray(x, dtype=np.float64)
+    extended = np.concatenate([2 * x[0] - x[padlen:0:-1], x, 2 * x[-1] - x[-2 : -padlen - 2 : -1]])
+    forward = _lfilter(b, a, extended, zi * extended[0])
+    backward = _lfilter(b, a, forward[::-1], zi * forward[-1])[::-1]
+    return backward[padlen:-padlen]
 
 
 def _gaussian(values: np.ndarray, options: SmoothingOptions) -> np.ndarray:

@@ -374,13 +374,6 @@ def _post_process(raw: list[PoseFrame], options: VideoOptions) -> tuple[list[Pos
     return tracked, smooth_tracks(tracked, options.smoothing)
 
 
-def _import_post_processing() -> None:
-    """Import the modules tracking and smoothing need (scipy takes ~0.4 s to import)."""
-    import scipy.ndimage
-    import scipy.optimize
-    import scipy.signal  # noqa: F401
-
-
 def _make_pool(workers: int) -> tuple[ProcessPoolExecutor, tuple]:
     context = multiprocessing.get_context("spawn")
     channel = (context.Queue(), context.Event())
@@ -418,8 +411,6 @@ def process_video(
     try:
         progress = _Progress(len(stamps), on_progress, "estimate")
         if pool is not None:
-            # The main process only waits while the workers estimate: import what comes next meanwhile.
-            threading.Thread(target=_import_post_processing, daemon=True).start()
             chunks = _chunks(stamps, workers, options.overlap_ms)
             raw, errors = _infer_parallel(
                 source, bundle, options, size, chunks, progress, cancel, pool, channel
