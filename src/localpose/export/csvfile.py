@@ -7,6 +7,7 @@ the frame count survives. Columns are `CSV_COLUMNS`; docs/formats.md explains th
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Iterable
 from pathlib import Path
 from typing import IO
@@ -43,34 +44,42 @@ CSV_COLUMNS = (
 )
 
 
-def _rows(frame: PoseFrame, source: str, frame_index: int) -> Iterable[list[object]]:
+_NUMBERS = ",".join(["%.3f", "%.3f", "%.6f", "%.6f", "%.6f", "%.4f", "%.4f", "%.5f", "%.5f", "%.5f"])
+"""x, y, x_norm, y_norm, z, visibility, presence, world x, y, z: the decimals of each column."""
+
+
+def _text(fields: list[object]) -> str:
+    """Fields as one CSV line's worth of text (quoted where needed), without the line end."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="").writerow(fields)
+    return buffer.getvalue()
+
+
+def _lines(frame: PoseFrame, source: str, frame_index: int) -> Iterable[str]:
+    """The frame's CSV lines (one per person and landmark), formatted a person at a time."""
     head = [source, frame_index, f"{frame.timestamp_ms:.3f}", frame.width, frame.height]
     if len(frame) == 0:
-        yield head + [""] * (len(CSV_COLUMNS) - len(head))
+        yield _text(head + [""] * (len(CSV_COLUMNS) - len(head)))
         return
-    norm = frame.xy_norm
+    numbers = np.concatenate(
+        [
+            frame.xy,
+            frame.xy_norm,
+            frame.z[..., None],
+            frame.visibility[..., None],
+            frame.presence[..., None],
+            frame.world,
+        ],
+        axis=-1,
+    ).astype(np.float64)
     for i in range(len(frame)):
         track = "" if frame.track_id[i] < 0 else int(frame.track_id[i])
-        person = [i, track, f"{frame.score[i]:.4f}", "|".join(frame.flags[i])]
-        for k, name in enumerate(LANDMARK_NAMES):
-            yield (
-                head
-                + person
-                + [
-                    k,
-                    name,
-                    f"{frame.xy[i, k, 0]:.3f}",
-                    f"{frame.xy[i, k, 1]:.3f}",
-                    f"{norm[i, k, 0]:.6f}",
-                    f"{norm[i, k, 1]:.6f}",
-                    f"{frame.z[i, k]:.6f}",
-                    f"{frame.visibility[i, k]:.4f}",
-                    f"{frame.presence[i, k]:.4f}",
-                    f"{frame.world[i, k, 0]:.5f}",
-                    f"{frame.world[i, k, 1]:.5f}",
-                    f"{frame.world[i, k, 2]:.5f}",
-                ]
-            )
+        prefix = _text([*head, i, track, f"{frame.score[i]:.4f}", "|".join(frame.flags[i])])
+        for k, row in enumerate(numbers[i].tolist()):
+            yield f"{prefix},{k},{_LANDMARK_FIELDS[k]},{_NUMBERS % tuple(row)}"
+
+
+_LANDMARK_FIELDS = tuple(_text([name]) for name in LANDMARK_NAMES)
 
 
 def write_csv(
@@ -81,12 +90,11 @@ def write_csv(
     header: bool = True,
 ) -> int:
     """Write frames to a text stream (open it with newline=''); returns the frame count."""
-    writer = csv.writer(stream)
     if header:
-        writer.writerow(CSV_COLUMNS)
+        csv.writer(stream).writerow(CSV_COLUMNS)
     count = 0
     for count, frame in enumerate(frames, start=1):
-        writer.writerows(_rows(frame, source, start_index + count - 1))
+        stream.write("".join(line + "\r\n" for line in _lines(frame, source, start_index + count - 1)))
     return count
 
 

@@ -38,6 +38,11 @@ def _r(value: float, digits: int) -> float:
     return round(float(value), digits)
 
 
+def _rounded(values: np.ndarray, digits: int) -> list:
+    """Nested lists of Python floats rounded to `digits` decimals (one numpy call, not one per value)."""
+    return np.round(np.asarray(values, dtype=np.float64), digits).tolist()
+
+
 def frame_to_dict(
     frame: PoseFrame,
     source: str | None = None,
@@ -45,39 +50,39 @@ def frame_to_dict(
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A JSON-ready dict of one frame (schema localpose/pose-frame v1)."""
-    boxes = frame.boxes
-    norm = frame.xy_norm
+    corners = frame.boxes.astype(np.float64)
+    boxes = _rounded(np.concatenate([corners[:, :2], corners[:, 2:] - corners[:, :2]], axis=1), _PX)
+    xy, norm = _rounded(frame.xy, _PX), _rounded(frame.xy_norm, _UNIT)
+    z, world = _rounded(frame.z, _UNIT), _rounded(frame.world, _METRES)
+    visibility, presence = _rounded(frame.visibility, 4), _rounded(frame.presence, 4)
+    scores = _rounded(frame.score, 4)
     people = []
     for i in range(len(frame)):
-        x1, y1, x2, y2 = (float(v) for v in boxes[i])
         people.append(
             {
                 "index": i,
                 "track_id": None if frame.track_id[i] < 0 else int(frame.track_id[i]),
-                "score": _r(frame.score[i], 4),
-                "bbox": [_r(x1, _PX), _r(y1, _PX), _r(x2 - x1, _PX), _r(y2 - y1, _PX)],
+                "score": scores[i],
+                "bbox": boxes[i],  # x, y, width, height
                 "flags": list(frame.flags[i]),
                 "landmarks": [
                     {
                         "name": name,
-                        "x": _r(frame.xy[i, k, 0], _PX),
-                        "y": _r(frame.xy[i, k, 1], _PX),
-                        "x_norm": _r(norm[i, k, 0], _UNIT),
-                        "y_norm": _r(norm[i, k, 1], _UNIT),
-                        "z": _r(frame.z[i, k], _UNIT),
-                        "visibility": _r(frame.visibility[i, k], 4),
-                        "presence": _r(frame.presence[i, k], 4),
+                        "x": x,
+                        "y": y,
+                        "x_norm": xn,
+                        "y_norm": yn,
+                        "z": zk,
+                        "visibility": v,
+                        "presence": pr,
                     }
-                    for k, name in enumerate(LANDMARK_NAMES)
+                    for name, (x, y), (xn, yn), zk, v, pr in zip(
+                        LANDMARK_NAMES, xy[i], norm[i], z[i], visibility[i], presence[i], strict=True
+                    )
                 ],
                 "world_landmarks": [
-                    {
-                        "name": name,
-                        "x": _r(frame.world[i, k, 0], _METRES),
-                        "y": _r(frame.world[i, k, 1], _METRES),
-                        "z": _r(frame.world[i, k, 2], _METRES),
-                    }
-                    for k, name in enumerate(LANDMARK_NAMES)
+                    {"name": name, "x": wx, "y": wy, "z": wz}
+                    for name, (wx, wy, wz) in zip(LANDMARK_NAMES, world[i], strict=True)
                 ],
             }
         )
