@@ -211,6 +211,7 @@ def read_frames(
     stop_ms: float | None = None,
     report: DecodeReport | None = None,
     max_side: int | None = None,
+    threads: int | None = None,
 ) -> Iterator[tuple[np.ndarray, float]]:
     """(rgb, timestamp_ms) for each frame in presentation order, from `start_ms` up to `stop_ms`.
 
@@ -218,7 +219,7 @@ def read_frames(
     side is larger (in the decoder's scaler, cheaply). Undecodable packets are skipped and
     noted in `report`; a damaged tail ends the iteration.
     """
-    for frame, t_ms, rotation in read_decoded(path, start_ms, stop_ms, report):
+    for frame, t_ms, rotation in read_decoded(path, start_ms, stop_ms, report, threads):
         yield to_rgb(frame, rotation, max_side), t_ms
 
 
@@ -227,13 +228,21 @@ def read_decoded(
     start_ms: float | None = None,
     stop_ms: float | None = None,
     report: DecodeReport | None = None,
+    threads: int | None = None,
 ) -> Iterator[tuple[object, float, int]]:  # (av.VideoFrame, timestamp_ms, rotation degrees)
-    """The decoded frames themselves, as `read_frames` walks them (for drawing on them in place)."""
+    """The decoded frames themselves, as `read_frames` walks them (for drawing on them in place).
+
+    `threads` caps the decoder's threads (1 in worker processes that share the cores); by
+    default FFmpeg picks.
+    """
     path = Path(path)
     report = report if report is not None else DecodeReport()
     with _open(path) as container:
         stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
+        if threads is None:
+            stream.thread_type = "AUTO"
+        else:
+            stream.thread_count = threads
         origin, base = _stream_origin(stream), float(stream.time_base)
         rate = float(stream.average_rate) if stream.average_rate else 30.0
         if start_ms:

@@ -167,9 +167,10 @@ def _estimate_range(
     report: DecodeReport,
     max_side: int | None,
     tick: Callable[[], bool],
+    decode_threads: int | None = None,
 ) -> Iterator[PoseFrame]:
     """Raw poses of the frames in [keep_from_ms, stop_ms), warming up from `start_ms`."""
-    for rgb, t_ms in read_frames(path, start_ms, stop_ms, report, max_side):
+    for rgb, t_ms in read_frames(path, start_ms, stop_ms, report, max_side, decode_threads):
         frame = _rescale(estimator.estimate(rgb, t_ms), size)
         if keep_from_ms is None or t_ms >= keep_from_ms - 1e-3:
             if not tick():
@@ -258,6 +259,7 @@ def _run_chunk(chunk: _Chunk) -> _ChunkResult:
                 report,
                 chunk.max_side,
                 lambda: _worker_tick(counter),
+                decode_threads=1,  # workers share the cores: no decoder threads on top
             )
         )
     if _WorkerChannel.progress is not None:
