@@ -291,7 +291,9 @@ class VideoWriter:
         fps: float,
         crf: int = 23,
         preset: str = "veryfast",
+        threads: int | None = None,
     ) -> None:
+        """`threads` caps the encoder's threads (1 where other processes fill the cores)."""
         import av
 
         self.path = Path(path)
@@ -304,6 +306,8 @@ class VideoWriter:
         self._stream.codec_context.time_base = Fraction(1, 1000)
         # No B-frames: decode order equals presentation order, so segments can be joined.
         self._stream.options = {"crf": str(crf), "preset": preset, "bf": "0"}
+        if threads is not None:
+            self._stream.options = {**self._stream.options, "threads": str(threads)}
         self._last_pts: int | None = None
         self.frames = 0
 

@@ -109,7 +109,8 @@ class _Segment:
     fps: float
     labels: bool
     preset: str
-    decode_threads: int | None = None
+    threads: int | None = None
+    """Decoder and encoder threads each (None: FFmpeg and x264 choose)."""
 
 
 def _render_segment(segment: _Segment) -> tuple[int, list[str]]:
@@ -117,9 +118,9 @@ def _render_segment(segment: _Segment) -> tuple[int, list[str]]:
     report = DecodeReport()
     by_time = {round(p.timestamp_ms, 3): p for p in segment.poses}
     size = segment.poses[0].image_size  # segments are never empty
-    with VideoWriter(segment.dest, size, segment.fps, crf=_CRF, preset=segment.preset) as writer:
+    with VideoWriter(segment.dest, size, segment.fps, _CRF, segment.preset, segment.threads) as writer:
         for frame, t_ms, rotation in read_decoded(
-            segment.source, segment.start_ms, segment.stop_ms, report, segment.decode_threads
+            segment.source, segment.start_ms, segment.stop_ms, report, segment.threads
         ):
             pose = by_time.get(round(t_ms, 3))
             if pose is None:
@@ -168,7 +169,7 @@ def render_video(
             continue
         part = dest if segments <= 1 else dest.with_name(f".{dest.stem}.part{k}.mp4")
         bounds_ms = frame_range(stamps, a, b)
-        # Segments drawn side by side in worker processes decode on one thread each.
+        # Segments drawn side by side in worker processes decode and encode on one thread each.
         threads = 1 if pool is not None and segments > 1 else None
         jobs.append(_Segment(source, part, poses[a:b], *bounds_ms, info.fps, labels, preset, threads))
     if pool is None or len(jobs) == 1:
