@@ -11,11 +11,18 @@ import pytest
 
 from localpose.analysis.series import PersonSeries
 from localpose.errors import InvalidVideoError
+from localpose.estimate import VideoPoseEstimator
 from localpose.export import read_csv, read_jsonl
 from localpose.models import ModelBundle
 from localpose.options import EstimatorOptions
 from localpose.smooth import OneEuroSmoother, jitter
-from localpose.video import OUTPUT_KINDS, VideoOptions, estimate_video, frame_timestamps, process_video
+from localpose.video import (
+    OUTPUT_KINDS,
+    VideoOptions,
+    frame_timestamps,
+    process_video,
+    read_frames,
+)
 
 SQUATS = "mediapipe/pose_squats.mp4"
 PUSHUP = "videos/pushup_side.mp4"
@@ -44,20 +51,19 @@ def pushup_reports(data_dir: Path, model: ModelBundle, tmp_path_factory: pytest.
 def test_video_mode_matches_mediapipe_reference(data_dir: Path, model: ModelBundle, runtime: str) -> None:
     """Video-mode landmarks against MediaPipe's per-frame reference for pose_squats.mp4.
 
-    The reference is the legacy graph's output (mp.solutions.pose, tracking, smooth_landmarks
-    on, frames fed 33.3 ms apart), so it has passed MediaPipe's One Euro filter. The Tasks
-    graph filters the same way inside; the litert runtime returns the networks' raw output,
-    so its frames go through localpose's One Euro filter with MediaPipe's parameters at the
-    same 33.3 ms steps. Measured: litert 98.5% of landmark positions (98.6% of body
-    landmarks) within 15 px, median 4.5 px, worst 32 px, world within 0.17 m; mediapipe
-    95.8% (98.3%), median 4.7 px, worst 43 px on a wrist, world within 0.18 m.
+    The reference is the legacy graph's output (mp.solutions.pose, tracking, its One Euro
+    filter on), made with frames fed 33.3 ms apart; both runtimes get the same timestamps and
+    filter the same way (MediaPipe's parameters). Measured: litert 97.9% of landmark positions
+    (98.5% of body landmarks) within 15 px, median 4.2 px, worst 35 px, world within 0.17 m;
+    mediapipe 99.2% (99.7%), median 4.2 px, worst 22 px, world within 0.17 m.
     """
     expected = json.loads((data_dir / "mediapipe/pose_squats_expected.json").read_text())
-    frames = list(estimate_video(data_dir / SQUATS, EstimatorOptions(runtime=runtime), model=model))
+    with VideoPoseEstimator(EstimatorOptions(runtime=runtime), model) as estimator:
+        frames = [
+            estimator.estimate(rgb, k * 1000 / 30)
+            for k, (rgb, _t) in enumerate(read_frames(data_dir / SQUATS))
+        ]
     assert len(frames) == 65 and all(len(f) == 1 for f in frames)
-    if runtime == "litert":
-        smoother = OneEuroSmoother()
-        frames = [smoother.update(f.replace(timestamp_ms=k * 1000 / 30)) for k, f in enumerate(frames)]
     got = np.stack([f.xy[0] for f in frames])
     error = np.linalg.norm(got - np.asarray(expected["pixel_xyz"])[:, :, :2], axis=-1)
     assert (error <= 15).mean() >= 0.95
@@ -132,18 +138,18 @@ def test_workers_agree_with_one_worker(pushup_reports) -> None:
     first_chunk = np.array([k < 236 for k, _, _ in both])
     assert error[first_chunk].max() < 1e-3  # the first chunk is the same computation
     # The second landmarker warms up 300 ms early, but its tracking ROIs are not the first one's,
-    # and the raw networks answer each crop a little differently (litert, measured: median 3.1 px
-    # raw, 1.8 px after smoothing, 99th percentile 9.0 / 5.4 px).
-    assert np.median(error[~first_chunk]) < 4.0
+    # and the networks answer each crop a little differently (litert, measured: median 1.9 px
+    # raw, 1.6 px after smoothing, 99th percentile 5.9 / 4.8 px).
+    assert np.median(error[~first_chunk]) < 3.0
     assert np.percentile(error, 99) < 15.0
     final = [np.linalg.norm(a.xy[0] - b.xy[0], axis=-1).mean() for _, a, b in _both(one.poses, two.poses)]
     assert np.median(final) < 2.5
 
 
 def test_smoothing_reduces_jitter_without_lag(pushup_reports) -> None:
-    """Measured on pushup_side.mp4 after the title card: raw 1.89 px mean |2nd difference|,
-    Butterworth 6 Hz 0.68 px (2.8x less), One Euro (live) 1.25 px (1.5x less); lag 0 frames
-    for the zero-phase filter and at most 1 frame for One Euro."""
+    """Measured on pushup_side.mp4 after the title card (litert runtime): raw 2.28 px mean
+    |2nd difference|, Butterworth 6 Hz 0.85 px (2.7x less), One Euro (live) 1.56 px (1.5x
+    less); lag 0 frames for the zero-phase filter and at most 1 frame for One Euro."""
     report = pushup_reports[1]
     raw = PersonSeries.from_frames(report.raw_poses).xy[70:]
     offline = PersonSeries.from_frames(report.poses).xy[70:]

@@ -136,8 +136,12 @@ class OneEuroSmoother:
             self._filters[track_id] = state
         return state
 
-    def update(self, frame: PoseFrame) -> PoseFrame:
-        """The frame with tracked people's xy, z and world landmarks smoothed (untracked pass)."""
+    def update(self, frame: PoseFrame, scales: Sequence[float] | None = None) -> PoseFrame:
+        """The frame with tracked people's xy, z and world landmarks smoothed (untracked pass).
+
+        Speeds are measured relative to each person's size: the mean side of their landmark box,
+        or `scales` (pixels, one per person) when given (MediaPipe uses its crop's side).
+        """
         if len(frame) == 0:
             return frame
         now = frame.timestamp_ms
@@ -149,7 +153,8 @@ class OneEuroSmoother:
             if track_id < 0:
                 continue
             state = self._filters_for(int(track_id), now)
-            scale = ((boxes[i, 2] - boxes[i, 0]) + (boxes[i, 3] - boxes[i, 1])) / 2
+            box_scale = ((boxes[i, 2] - boxes[i, 0]) + (boxes[i, 3] - boxes[i, 1])) / 2
+            scale = box_scale if scales is None else scales[i]
             xyz[i] = state.image(xyz[i], t_s, 1.0 / max(scale, 1e-6))
             world[i] = state.world(world[i], t_s)
             state.last_ms = now
