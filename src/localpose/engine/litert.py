@@ -324,8 +324,11 @@ class LiteRTEngine:
         height, width = rgb.shape[:2]
         was_tracking = bool(self._tracked)
         rois = self._rois_for(rgb)
-        people = [p for p in (self.landmarks(rgb, roi) for roi in rois) if p]
-        people = _distinct(people, (width, height))
+        tracked = min(len(self._tracked), self.settings.num_poses) if self.mode == "video" else 0
+        found = [(k, self.landmarks(rgb, roi)) for k, roi in enumerate(rois)]
+        people = [p for _k, p in found if p]
+        still_tracked = sum(1 for k, p in found if p and k < tracked)
+        people = _distinct(people, (width, height), still_tracked)
         frame = _to_pose_frame(people, (width, height), float(timestamp_ms))
         if self.mode == "video":
             self._tracked = [p.next_roi() for p in people]
@@ -366,21 +369,34 @@ class LiteRTEngine:
         self.close()
 
 
-def _distinct(people: list[_Person], image_size: tuple[int, int]) -> list[_Person]:
-    """People in order (tracked ones first) without those repeating an earlier one (OKS >= 0.5).
+def _distinct(people: list[_Person], image_size: tuple[int, int], tracked: int = 0) -> list[_Person]:
+    """People in order (the `tracked` ones first) without those repeating an earlier one.
 
-    Two ROIs can converge on one person (MediaPipe Tasks then returns the person twice); the
-    later copy is dropped, so its ROI stops being tracked and the detector can look for others.
+    A repeat has OKS >= 0.5 with an earlier person: two ROIs can converge on one person
+    (MediaPipe Tasks then returns the person twice); the later copy is dropped, so its ROI stops
+    being tracked and the detector can look for others. A newly detected person whose box lies
+    at least 80% inside a tracked person's box is a part of that person seen again, also dropped.
     """
     if len(people) < 2:
         return people
     frame = _to_pose_frame(people, image_size, 0.0)
     similarity = pairwise_oks(frame, frame)
+    boxes = frame.boxes
     kept: list[int] = []
     for i in range(len(people)):
-        if all(max(similarity[i, j], similarity[j, i]) < DUPLICATE_OKS for j in kept):
+        repeats = any(max(similarity[i, j], similarity[j, i]) >= DUPLICATE_OKS for j in kept)
+        inside = i >= tracked and any(_inside(boxes[i], boxes[j]) >= 0.8 for j in kept if j < tracked)
+        if not (repeats or inside):
             kept.append(i)
     return [people[i] for i in kept]
+
+
+def _inside(box: np.ndarray, other: np.ndarray) -> float:
+    """The fraction of `box` (x0, y0, x1, y1) that lies inside `other`."""
+    width = min(box[2], other[2]) - max(box[0], other[0])
+    height = min(box[3], other[3]) - max(box[1], other[1])
+    area = (box[2] - box[0]) * (box[3] - box[1])
+    return float(max(width, 0) * max(height, 0) / area) if area > 0 else 1.0
 
 
 def _weighted_nms(
