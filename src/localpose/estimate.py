@@ -1,7 +1,7 @@
 """Pose estimators: the library's entry point from pixels to `PoseFrame`.
 
 `PoseEstimator` handles independent images (image mode, multi-person search).
-`VideoPoseEstimator` handles the frames of one video in order (video mode: MediaPipe
+`VideoPoseEstimator` handles the frames of one video in order (video mode: the engine
 tracks people between frames and skips the detector while tracking holds).
 """
 
@@ -27,7 +27,7 @@ def uses_search(options: EstimatorOptions) -> bool:
 
 
 def engine_settings(options: EstimatorOptions, mode: RunningMode = "image") -> EngineSettings:
-    """The landmarker graph settings that carry out these estimator options.
+    """The engine settings that carry out these estimator options.
 
     The image-mode search paints found people out by their masks, so it needs segmentation.
     """
@@ -104,7 +104,7 @@ class PoseEstimator:
 
 
 class VideoPoseEstimator:
-    """Estimate poses in the frames of one video, in order (MediaPipe video mode)."""
+    """Estimate poses in the frames of one video, in order (video mode: people are tracked)."""
 
     def __init__(
         self,

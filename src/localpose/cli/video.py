@@ -77,7 +77,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--workers",
         type=positive(int),
         default=default_workers(),
-        help="worker processes, one landmarker each (default: the number of cores, %(default)s)",
+        help="worker processes, one pose engine each (default: the number of cores, %(default)s)",
     )
     parser.add_argument("--no-labels", action="store_true", help="do not draw track ids on the video")
     parser.add_argument(

@@ -18,7 +18,7 @@ class ServerOptions:
     host: str = "127.0.0.1"
     port: int = 8080
     workers: int = 1
-    """Estimator processes, one landmarker each (one core each)."""
+    """Estimator processes, one pose engine each (one core each)."""
     queue_size: int = 8
     """Requests that may wait for a free worker; beyond this the service answers 503."""
     request_timeout_s: float = 30.0

@@ -57,7 +57,7 @@ def _estimator(options: EstimatorOptions):
 
 
 def warm_up(_: int) -> bool:
-    """Load the default estimator (builds the MediaPipe graph) so the first request is fast."""
+    """Load the default estimator (builds its engine) so the first request is fast."""
     _estimator(EstimatorOptions())
     return True
 

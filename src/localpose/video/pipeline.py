@@ -1,9 +1,9 @@
 """From a video file to tracked, validated, smoothed keypoints and an annotated video.
 
 Stages, each a library piece that takes and returns `PoseFrame`s:
-  1. inference: MediaPipe video mode over the frames; with several workers the video is cut
-     into chunks, each decoded and estimated by its own process and landmarker, starting
-     `overlap_ms` early so the landmarker's own tracking is warm at the chunk's first frame;
+  1. inference: video mode (tracking) over the frames; with several workers the video is cut
+     into chunks, each decoded and estimated by its own process and engine, starting
+     `overlap_ms` early so the engine's own tracking is warm at the chunk's first frame;
   2. tracking (`localpose.track`) over all frames in order, so ids cross chunk borders;
   3. validation flags (`localpose.validate`) on the raw poses;
   4. gap filling and offline smoothing (`localpose.smooth`);
