@@ -33,6 +33,13 @@ class Landmark(NamedTuple):
     x_norm: float
     y_norm: float
 
+    def __repr__(self) -> str:  # rounded: pixels to 0.01, the rest to what they mean
+        return (
+            f"Landmark(name={self.name!r}, x={self.x:.2f}, y={self.y:.2f}, z={self.z:.4f}, "
+            f"visibility={self.visibility:.3f}, presence={self.presence:.3f}, "
+            f"x_norm={self.x_norm:.4f}, y_norm={self.y_norm:.4f})"
+        )
+
 
 class WorldLandmark(NamedTuple):
     """One world landmark in metres, origin at the centre of the hips."""
@@ -41,6 +48,9 @@ class WorldLandmark(NamedTuple):
     x: float
     y: float
     z: float
+
+    def __repr__(self) -> str:  # rounded to the millimetre
+        return f"WorldLandmark(name={self.name!r}, x={self.x:.3f}, y={self.y:.3f}, z={self.z:.3f})"
 
 
 def _as_array(name: str, value: object, dtype: type, shape: tuple[int | None, ...]) -> np.ndarray:
