@@ -13,7 +13,7 @@ from localpose.engine.litert import (
     LiteRTEngine,
     _bundle_networks,
     _Network,
-    output_names,
+    _output_roles,
     ssd_anchors,
     without_outputs,
 )
@@ -33,21 +33,24 @@ def test_anchors_match_the_detector_outputs(model: ModelBundle) -> None:
     assert anchors[0] == pytest.approx([0.5 / 28, 0.5 / 28])
     assert anchors[-1] == pytest.approx([6.5 / 7, 6.5 / 7])
     detector, _ = _bundle_networks(model.data)
-    assert output_names(detector) == ["Identity", "Identity_1"]
+    shapes = _Network(detector).output_shapes
+    assert sorted(shapes.values()) == [(1, 2254, 1), (1, 2254, 12)]
+    assert set(_output_roles(shapes, 224)) == {"boxes", "scores"}
 
 
 def test_pruned_landmark_network_gives_identical_outputs(model: ModelBundle, golden_rgb: np.ndarray) -> None:
     """Dropping the segmentation head changes nothing else, bit for bit."""
     _, landmarks = _bundle_networks(model.data)
-    names = output_names(landmarks)
-    pruned = without_outputs(landmarks, {names[2]})
-    assert output_names(pruned) == [names[0], names[1], names[3], names[4]]
+    full = _Network(landmarks)
+    roles = _output_roles(full.output_shapes, 256)
+    pruned = without_outputs(landmarks, {roles["mask"]})
+    kept = tuple(roles[r] for r in ("landmarks", "presence", "heatmap", "world"))
+    assert set(_Network(pruned).output_shapes) == set(kept)
     engine = LiteRTEngine(model.data, EngineSettings())
     roi = engine.detect(golden_rgb)[0][1]
     crop = cv2.warpAffine(golden_rgb, roi.crop_matrix(256), (256, 256)).astype(np.float32)[None] / 255
-    kept = [names[0], names[1], names[3], names[4]]
-    full_out = _Network(landmarks).run(crop, tuple(kept))
-    pruned_out = _Network(pruned).run(crop, tuple(kept))
+    full_out = full.run(crop, kept)
+    pruned_out = _Network(pruned).run(crop, kept)
     for a, b in zip(full_out, pruned_out, strict=True):
         np.testing.assert_array_equal(a, b)
 

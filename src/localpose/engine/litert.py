@@ -38,7 +38,7 @@ from localpose.result import PoseFrame
 from localpose.schema import NUM_LANDMARKS
 from localpose.smooth import OneEuroSmoother
 
-__all__ = ["LiteRTEngine", "Roi", "output_names", "ssd_anchors", "without_outputs"]
+__all__ = ["LiteRTEngine", "Roi", "ssd_anchors", "without_outputs"]
 
 _DETECTOR_SIZE = 224
 _LANDMARK_SIZE = 256
@@ -140,15 +140,6 @@ def _bundle_networks(task_bundle: bytes) -> tuple[bytes, bytes]:
         raise ModelUnavailableError(f"not a PoseLandmarker .task bundle: {exc}") from exc
 
 
-def output_names(model: bytes) -> list[str]:
-    """The output tensors' names of a tflite network, in the order MediaPipe splits them."""
-    from ai_edge_litert import schema_py_generated as schema
-
-    graph = schema.Model.GetRootAsModel(model, 0).Subgraphs(0)
-    names = [graph.Tensors(graph.Outputs(k)).Name().decode() for k in range(graph.OutputsLength())]
-    return sorted(names)  # Identity, Identity_1, ...
-
-
 def without_outputs(model: bytes, dropped: set[str]) -> bytes:
     """The network with the `dropped` outputs and every operator only they need removed.
 
@@ -188,7 +179,9 @@ class _Network:
             raise ModelUnavailableError(f"LiteRT could not load the pose model: {exc}") from exc
         self._input = self._interpreter.get_input_details()[0]["index"]
         self.input_size = int(self._interpreter.get_input_details()[0]["shape"][1])
-        self._outputs = {d["name"]: d["index"] for d in self._interpreter.get_output_details()}
+        details = self._interpreter.get_output_details()
+        self._outputs = {d["name"]: d["index"] for d in details}
+        self.output_shapes = {d["name"]: tuple(int(v) for v in d["shape"]) for d in details}
 
     def run(self, tensor: np.ndarray, wanted: tuple[str, ...]) -> list[np.ndarray]:
         """Invoke on one (1, S, S, 3) float32 tensor; copies of the outputs named in `wanted`."""
@@ -197,8 +190,21 @@ class _Network:
         return [self._interpreter.get_tensor(self._outputs[name]) for name in wanted]
 
 
-_LANDMARK_ROLES = ("landmarks", "presence", "mask", "heatmap", "world")
-"""The landmark model's outputs, in tensor-name order (as MediaPipe's graph splits them)."""
+def _output_roles(shapes: dict[str, tuple[int, ...]], size: int) -> dict[str, str]:
+    """Output tensor name of each role, told apart by shape (names differ between lite, full
+    and heavy bundles): landmarks (1, 195), presence (1, 1), mask (1, S, S, 1), heatmap
+    (1, h, w, 39), world (1, 117) for the landmark model; boxes (1, N, 12), scores (1, N, 1)
+    for the detector."""
+    wanted = {
+        "landmarks": lambda s: s == (1, _NUM_MODEL_LANDMARKS * 5),
+        "presence": lambda s: s == (1, 1),
+        "mask": lambda s: len(s) == 4 and s[1:] == (size, size, 1),
+        "heatmap": lambda s: len(s) == 4 and s[3] == _NUM_MODEL_LANDMARKS,
+        "world": lambda s: s == (1, _NUM_MODEL_LANDMARKS * 3),
+        "boxes": lambda s: len(s) == 3 and s[2] == 12,
+        "scores": lambda s: len(s) == 3 and s[2] == 1,
+    }
+    return {role: name for role, test in wanted.items() for name, shape in shapes.items() if test(shape)}
 
 
 @dataclass(frozen=True)
@@ -224,17 +230,29 @@ class LiteRTEngine:
     def __init__(self, task_bundle: bytes, settings: EngineSettings, mode: RunningMode = "image") -> None:
         detector, landmarks = _bundle_networks(task_bundle)
         self._detector = _Network(detector)
-        self._detector_outputs = tuple(output_names(detector))  # boxes, scores
-        self._roles = dict(zip(_LANDMARK_ROLES, output_names(landmarks), strict=True))
-        if not settings.segmentation:
-            landmarks = without_outputs(landmarks, {self._roles["mask"]})
         self._landmarks = _Network(landmarks)
+        self._roles = {
+            **_output_roles(self._detector.output_shapes, self._detector.input_size),
+            **_output_roles(self._landmarks.output_shapes, self._landmarks.input_size),
+        }
+        missing = {"boxes", "scores", "landmarks", "presence", "mask", "heatmap", "world"} - set(self._roles)
+        if missing:
+            raise ModelUnavailableError(f"not a BlazePose model: no {', '.join(sorted(missing))} output")
+        if not settings.segmentation:
+            self._landmarks = self._without_mask(landmarks)
         self._anchors = ssd_anchors(self._detector.input_size)
         self.mode: RunningMode = mode
         self.settings = settings
         self._tracked: list[Roi] = []
         self._smoother: OneEuroSmoother | None = None
         self._last_timestamp: int | None = None
+
+    def _without_mask(self, landmarks: bytes) -> _Network:
+        """The landmark network without its segmentation head, or the full one if that fails."""
+        try:
+            return _Network(without_outputs(landmarks, {self._roles["mask"]}))
+        except (ImportError, AttributeError, ModelUnavailableError):  # a LiteRT without its schema module
+            return self._landmarks
 
     # -- detector ------------------------------------------------------------------------------
 
@@ -249,7 +267,7 @@ class LiteRTEngine:
             rgb, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0
         )
         tensor = (letterboxed.astype(np.float32) - 127.5) / 127.5
-        boxes, scores = self._detector.run(tensor[None], self._detector_outputs)
+        boxes, scores = self._detector.run(tensor[None], (self._roles["boxes"], self._roles["scores"]))
         scores = _sigmoid(scores[0, :, 0])
         keep = np.flatnonzero(scores >= self.settings.min_detection_confidence)
         if keep.size == 0:
