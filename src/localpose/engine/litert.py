@@ -31,8 +31,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from localpose.engine.settings import BUNDLE_ENTRIES, EngineSettings, RunningMode
-from localpose.errors import InvalidInputError, ModelUnavailableError
+from localpose.engine.settings import BUNDLE_ENTRIES, EngineSettings, RunningMode, VideoClock, check_rgb
+from localpose.errors import ModelUnavailableError
 from localpose.metrics import DUPLICATE_OKS, pairwise_oks
 from localpose.result import PoseFrame
 from localpose.schema import NUM_LANDMARKS
@@ -245,7 +245,7 @@ class LiteRTEngine:
         self.settings = settings
         self._tracked: list[Roi] = []
         self._smoother: OneEuroSmoother | None = None
-        self._last_timestamp: int | None = None
+        self._clock = VideoClock()
 
     def _without_mask(self, landmarks: bytes) -> _Network:
         """The landmark network without its segmentation head, or the full one if that fails."""
@@ -330,15 +330,9 @@ class LiteRTEngine:
 
     def process(self, rgb: np.ndarray, timestamp_ms: int = 0) -> PoseFrame:
         """Poses in one RGB uint8 image (video mode: tracked from the previous frame)."""
-        if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
-            raise InvalidInputError(f"engine input must be RGB uint8 (H, W, 3), got {rgb.dtype} {rgb.shape}")
+        check_rgb(rgb)
         if self.mode == "video":
-            timestamp_ms = int(timestamp_ms)
-            if self._last_timestamp is not None and timestamp_ms <= self._last_timestamp:
-                raise InvalidInputError(
-                    f"video timestamps must increase: {timestamp_ms} ms after {self._last_timestamp} ms"
-                )
-            self._last_timestamp = timestamp_ms
+            timestamp_ms = self._clock.advance(timestamp_ms)
         height, width = rgb.shape[:2]
         was_tracking = bool(self._tracked)
         rois = self._rois_for(rgb)

@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from localpose.engine.settings import BUNDLE_ENTRIES, EngineSettings, RunningMode
-from localpose.errors import InvalidInputError, ModelUnavailableError
+from localpose.engine.settings import BUNDLE_ENTRIES, EngineSettings, RunningMode, VideoClock, check_rgb
+from localpose.errors import ModelUnavailableError
 from localpose.result import PoseFrame
 from localpose.schema import NUM_LANDMARKS
 
@@ -151,22 +151,16 @@ class MediaPipeEngine:
             raise ModelUnavailableError(f"MediaPipe could not load the pose model: {exc}") from exc
         self.mode: RunningMode = mode
         self.settings = settings
-        self._last_timestamp: int | None = None
+        self._clock = VideoClock()
 
     def process(self, rgb: np.ndarray, timestamp_ms: int = 0) -> PoseFrame:
         """Run the landmarker on one RGB uint8 image."""
         import mediapipe as mp
 
-        if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
-            raise InvalidInputError(f"engine input must be RGB uint8 (H, W, 3), got {rgb.dtype} {rgb.shape}")
+        check_rgb(rgb)
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
         if self.mode == "video":
-            timestamp_ms = int(timestamp_ms)
-            if self._last_timestamp is not None and timestamp_ms <= self._last_timestamp:
-                raise InvalidInputError(
-                    f"video timestamps must increase: {timestamp_ms} ms after {self._last_timestamp} ms"
-                )
-            self._last_timestamp = timestamp_ms
+            timestamp_ms = self._clock.advance(timestamp_ms)
             result = self._landmarker.detect_for_video(image, timestamp_ms)
         else:
             result = self._landmarker.detect(image)
