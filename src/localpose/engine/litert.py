@@ -48,8 +48,8 @@ _ROI_SCALE = 1.25
 _NMS_IOU = 0.3
 _HEATMAP_KERNEL = 7
 _HEATMAP_MIN_CONFIDENCE = 0.5
-_SCORE_CLIP = 100.0
 _SIGMOID_CLIP = 80.0  # keeps exp() inside float32; sigmoid is 0 or 1 there anyway
+_MIN_ROI_SIDE = 4.0  # pixels: smaller regions hold no person the model could see
 
 
 def ssd_anchors(
@@ -292,6 +292,8 @@ class LiteRTEngine:
 
         The person's segmentation mask comes too when the engine was created with segmentation.
         """
+        if not roi.side >= _MIN_ROI_SIDE:  # also catches NaN from a degenerate detection
+            return None
         with_mask = self.settings.segmentation
         size = self._landmarks.input_size
         crop = cv2.warpAffine(
