@@ -76,6 +76,7 @@ def test_video_mode_matches_mediapipe_reference(data_dir: Path, model: ModelBund
 def test_every_output_keeps_the_frame_count(squats_report, data_dir: Path) -> None:
     report = squats_report
     assert report.frames == report.frames_expected == 65 and not report.errors
+    assert report.workers == 2  # 65 frames: enough for both workers (30 frames each at least)
     outputs = report.outputs
     assert set(outputs) == set(OUTPUT_KINDS)
     assert len(list(read_jsonl(outputs["jsonl"]))) == 65

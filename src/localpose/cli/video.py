@@ -151,7 +151,7 @@ def run(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(
                 f"localpose: {path.name}: {report.frames} frame(s), {len(report.track_ids)} track(s), "
-                f"{report.frames / elapsed:.1f} frames/s with {options.workers} worker(s) -> "
+                f"{report.frames / elapsed:.1f} frames/s with {report.workers} worker(s) -> "
                 + ", ".join(str(p) for p in report.outputs.values()),
                 file=sys.stderr,
             )

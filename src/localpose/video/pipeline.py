@@ -128,6 +128,8 @@ class VideoReport:
     """Tracked and flagged poses before gap filling and smoothing."""
     seconds: dict[str, float]
     cancelled: bool = False
+    workers: int = 1
+    """Worker processes used (fewer than asked for on short videos: at least 30 frames each)."""
 
     @property
     def track_ids(self) -> list[int]:
@@ -143,6 +145,7 @@ class VideoReport:
             "track_ids": self.track_ids,
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
             "cancelled": self.cancelled,
+            "workers": self.workers,
         }
 
 
@@ -453,4 +456,5 @@ def process_video(
         raw_poses=tracked,
         seconds=seconds,
         cancelled=cancel is not None and cancel.is_set(),  # also when cancelled while writing
+        workers=workers,
     )
