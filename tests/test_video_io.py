@@ -139,3 +139,19 @@ def test_writer_keeps_frames_times_and_odd_sizes(tmp_path: Path) -> None:
         got = [float(f.pts * stream.time_base * 1000) for f in container.decode(stream)]
     np.testing.assert_allclose(got, times, atol=1.0)
     assert stream.time_base <= Fraction(1, 1000)
+
+
+def test_drawing_on_decoded_frames_does_not_leak_into_later_frames(data_dir: Path) -> None:
+    """A decoded frame shares its pixels with the decoder's reference pictures; i420_planes
+    gives the frame its own buffer, so what is drawn on frame k never shows in frame k + 1."""
+    from localpose.video.io import i420_planes, read_decoded
+
+    path = data_dir / "videos/pushup_side.mp4"
+    clean = [frame.to_ndarray(format="yuv420p") for frame, _, _ in itertools.islice(read_decoded(path), 40)]
+    # one decoder thread, as in worker processes: the decoder then reuses its frames as references
+    seen = []
+    for k, (frame, _, _) in enumerate(itertools.islice(read_decoded(path, threads=1), 40)):
+        seen.append(frame.to_ndarray(format="yuv420p"))
+        y, _u, _v = i420_planes(frame)
+        y[100:300, 100 + 5 * k : 400 + 5 * k] = 255  # a white block, somewhere else each frame
+    assert all(np.array_equal(a, b) for a, b in zip(clean, seen, strict=True))

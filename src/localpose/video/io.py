@@ -265,15 +265,21 @@ def read_decoded(
 
 
 def i420_planes(frame) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """Writable (Y, U, V) views of a decoded frame's pixels, or None unless it is plain 4:2:0."""
+    """Writable (Y, U, V) views of a decoded frame's pixels, or None unless it is plain 4:2:0.
+
+    The frame gets its own pixel buffer first: a decoded frame shares it with the decoder's
+    reference pictures, and drawing there would leak into the frames decoded after it.
+    """
     if not _plain_yuv420(frame):
         return None
+    frame.make_writable()
     views = []
-    for plane, (width, height) in zip(
-        frame.planes, [(frame.width, frame.height)] + [(frame.width // 2, frame.height // 2)] * 2, strict=True
-    ):
-        rows = np.frombuffer(plane, dtype=np.uint8).reshape(height, plane.line_size)
-        views.append(rows[:, :width])
+    sizes = [(frame.width, frame.height)] + [(frame.width // 2, frame.height // 2)] * 2
+    for plane, (width, height) in zip(frame.planes, sizes, strict=True):
+        pixels = np.frombuffer(plane, dtype=np.uint8)
+        if pixels.size < height * plane.line_size:
+            return None
+        views.append(pixels[: height * plane.line_size].reshape(height, plane.line_size)[:, :width])
     return views[0], views[1], views[2]
 
 
