@@ -277,6 +277,25 @@ def test_api_key(model_cache: Path, tmp_path: Path, pose_jpg: Path) -> None:
         running.stop()
 
 
+def test_runtime_is_chosen_for_the_whole_server(model_cache: Path, tmp_path: Path, data_dir: Path) -> None:
+    """`serve --runtime mediapipe` answers on MediaPipe Tasks, and says so; the pose agrees with
+    the default (LiteRT) server's within a few pixels."""
+    running = start_server(model_cache, tmp_path, ["--workers", "1", "--runtime", "mediapipe"])
+    try:
+        with httpx.Client(timeout=60) as c:
+            assert c.get(f"{running.url}{API}/info").json()["runtime"] == "mediapipe"
+            photo = (data_dir / "mediapipe/pose.jpg").read_bytes()
+            reply = c.post(f"{running.url}{API}/pose", content=photo, headers={"Content-Type": "image/jpeg"})
+        assert reply.status_code == 200
+        people = reply.json()["people"]
+        assert len(people) == 1
+        knee = people[0]["landmarks"][25]
+        assert knee["name"] == "left_knee"
+        assert abs(knee["x"] - 611.4) < 5 and abs(knee["y"] - 549.1) < 5  # LiteRT: (611.4, 549.1)
+    finally:
+        running.stop()
+
+
 def test_tls(model_cache: Path, tmp_path: Path) -> None:
     """With a certificate the service speaks HTTPS only (browsers need it for the webcam on a LAN)."""
     openssl = shutil.which("openssl")

@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from localpose.cli.common import add_model_arguments, model_options
+from localpose.cli.common import add_model_arguments, add_runtime_argument, model_options
 from localpose.options import ImageLimits
 
 __all__ = ["register"]
@@ -78,6 +78,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         default=defaults.max_pixels,
         help="most pixels in a decoded image, against decompression bombs (default %(default)d)",
     )
+    add_runtime_argument(parser)
     add_model_arguments(parser)
     parser.set_defaults(handler=run)
 
@@ -103,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
         jobs_dir=args.jobs_dir,
         limits=ImageLimits(max_bytes=int(args.max_image_mb * 1024**2), max_pixels=args.max_pixels),
         job_ttl_s=args.job_ttl,
+        runtime=args.runtime,
     )
     model = load_model(options.model)
     app = create_app(options, model)

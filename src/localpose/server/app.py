@@ -222,7 +222,7 @@ def _key_from(headers: Any, query: Any) -> str | None:
 
 def create_app(options: ServerOptions, model: ModelBundle) -> FastAPI:
     """The service: worker pool, job store and routes, started and stopped with the app."""
-    pool = EstimatorPool(model, options.workers, options.queue_size, options.limits)
+    pool = EstimatorPool(model, options.workers, options.queue_size, options.limits, options.runtime)
     jobs = JobStore(options.jobs_dir, model, options.job_ttl_s, options.jobs_max_bytes)
     live_slots = asyncio.Semaphore(options.live_sessions)
 
@@ -302,7 +302,7 @@ def _add_health_routes(app: FastAPI, options: ServerOptions, model: ModelBundle,
             "name": "localpose",
             "version": __version__,
             "model": {"name": model.name, "sha256": model.sha256, "source": model.source},
-            "runtime": resolve_runtime(defaults.runtime),
+            "runtime": resolve_runtime(options.runtime),
             "workers": pool.workers,
             "queue_size": options.queue_size,
             "defaults": {
@@ -409,7 +409,7 @@ def _add_video_routes(app: FastAPI, options: ServerOptions, jobs: JobStore) -> N
         if not kinds or set(kinds) - set(OUTPUT_KINDS):
             raise InvalidOptionError(f"outputs must be a comma-separated subset of {', '.join(OUTPUT_KINDS)}")
         video_options = VideoOptions(
-            estimator=EstimatorOptions(num_poses=num_poses),
+            estimator=EstimatorOptions(num_poses=num_poses, runtime=options.runtime),
             smoothing=SmoothingOptions(method=smoothing),
             outputs=kinds,
             workers=options.workers,
@@ -495,11 +495,11 @@ def _add_live_route(
             await _live_session(websocket, options, model)
 
 
-def _live_parameters(websocket: WebSocket) -> tuple[EstimatorOptions, Any]:
+def _live_parameters(websocket: WebSocket, options: ServerOptions) -> tuple[EstimatorOptions, Any]:
     from localpose.analysis import RepCounter
 
     num_poses = int(websocket.query_params.get("num_poses", "1"))
-    estimator = EstimatorOptions(num_poses=num_poses)
+    estimator = EstimatorOptions(num_poses=num_poses, runtime=options.runtime)
     exercise = websocket.query_params.get("exercise")
     return estimator, (RepCounter(exercise) if exercise else None)
 
@@ -509,7 +509,7 @@ async def _live_session(websocket: WebSocket, options: ServerOptions, model: Mod
     from localpose.live import LiveSession
 
     try:
-        estimator, counter = _live_parameters(websocket)
+        estimator, counter = _live_parameters(websocket, options)
     except (LocalposeError, ValueError) as exc:
         await websocket.send_json({"error": {"code": "invalid_parameter", "message": str(exc)}})
         await websocket.close(code=1008)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from localpose.errors import InvalidOptionError
-from localpose.options import ImageLimits, ModelOptions
+from localpose.options import ImageLimits, ModelOptions, RuntimeChoice
 
 __all__ = ["ServerOptions"]
 
@@ -36,6 +36,8 @@ class ServerOptions:
     """Total size of all stored video jobs (uploads and results)."""
     video_max_bytes: int = 500 * 1024**2
     live_sessions: int = 4
+    runtime: RuntimeChoice = "auto"
+    """What runs the networks for every request (see `localpose.engine`)."""
     """WebSocket live sessions served at once."""
 
     def __post_init__(self) -> None:
@@ -47,3 +49,5 @@ class ServerOptions:
             raise InvalidOptionError("TLS needs both a certificate file and a key file")
         if self.request_timeout_s <= 0 or self.job_ttl_s <= 0:
             raise InvalidOptionError("timeouts must be positive")
+        if self.runtime not in ("auto", "litert", "mediapipe"):
+            raise InvalidOptionError(f"runtime must be 'auto', 'litert' or 'mediapipe', got {self.runtime!r}")

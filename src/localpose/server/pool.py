@@ -14,11 +14,12 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from typing import Any, ClassVar, TypeVar
 
 from localpose.errors import BusyError, LocalposeError
 from localpose.models import ModelBundle
-from localpose.options import EstimatorOptions, ImageLimits
+from localpose.options import EstimatorOptions, ImageLimits, RuntimeChoice
 from localpose.result import PoseFrame
 
 __all__ = ["EstimatorPool", "RequestTimeoutError"]
@@ -37,16 +38,19 @@ class _WorkerState:
 
     model: ClassVar[ModelBundle | None] = None
     limits: ClassVar[ImageLimits] = ImageLimits()
+    runtime: ClassVar[RuntimeChoice] = "auto"
     estimators: ClassVar[OrderedDict] = OrderedDict()
 
 
-def _init_worker(model: ModelBundle, limits: ImageLimits) -> None:
-    _WorkerState.model, _WorkerState.limits = model, limits
+def _init_worker(model: ModelBundle, limits: ImageLimits, runtime: RuntimeChoice) -> None:
+    _WorkerState.model, _WorkerState.limits, _WorkerState.runtime = model, limits, runtime
 
 
 def _estimator(options: EstimatorOptions):
+    """This worker's estimator for `options`, on the server's runtime (a few are kept)."""
     from localpose.estimate import PoseEstimator
 
+    options = replace(options, runtime=_WorkerState.runtime)
     cache = _WorkerState.estimators
     if options not in cache:
         cache[options] = PoseEstimator(options, _WorkerState.model, _WorkerState.limits)
@@ -87,12 +91,19 @@ def render_image(data: bytes, options: EstimatorOptions, image_format: str, labe
 class EstimatorPool:
     """N worker processes and a bounded number of requests in flight."""
 
-    def __init__(self, model: ModelBundle, workers: int, queue_size: int, limits: ImageLimits) -> None:
+    def __init__(
+        self,
+        model: ModelBundle,
+        workers: int,
+        queue_size: int,
+        limits: ImageLimits,
+        runtime: RuntimeChoice = "auto",
+    ) -> None:
         context = multiprocessing.get_context("spawn")
         self.workers = workers
         self.capacity = workers + queue_size
         self._executor = ProcessPoolExecutor(
-            workers, mp_context=context, initializer=_init_worker, initargs=(model, limits)
+            workers, mp_context=context, initializer=_init_worker, initargs=(model, limits, runtime)
         )
         self._in_flight = 0
         self._lock = threading.Lock()
