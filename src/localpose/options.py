@@ -11,16 +11,19 @@ from typing import Literal
 from localpose.errors import InvalidOptionError
 
 __all__ = [
+    "RUNTIME_CHOICES",
     "EstimatorOptions",
     "ImageLimits",
     "ModelOptions",
     "MultiPersonMode",
     "RuntimeChoice",
+    "check_runtime",
     "default_cache_dir",
 ]
 
 MultiPersonMode = Literal["auto", "search", "single-pass"]
 RuntimeChoice = Literal["auto", "litert", "mediapipe"]
+RUNTIME_CHOICES: tuple[RuntimeChoice, ...] = ("auto", "litert", "mediapipe")
 """Which runtime runs the networks (see `localpose.engine`): ``litert`` (fast, the default
 when ai-edge-litert is installed), ``mediapipe`` (MediaPipe Tasks' own PoseLandmarker)."""
 """How to find several people in one image.
@@ -29,6 +32,12 @@ when ai-edge-litert is installed), ``mediapipe`` (MediaPipe Tasks' own PoseLandm
 ``search``: the whole image, then zoomed regions not yet covered, then de-duplication
 (see `localpose.multiperson`). ``auto``: ``search`` when num_poses > 1 in image mode.
 """
+
+
+def check_runtime(value: str) -> None:
+    """Refuse a runtime name that is not one of `RUNTIME_CHOICES`."""
+    if value not in RUNTIME_CHOICES:
+        raise InvalidOptionError(f"runtime must be 'auto', 'litert' or 'mediapipe', got {value!r}")
 
 
 def _check_unit(name: str, value: float) -> None:
@@ -66,8 +75,7 @@ class EstimatorOptions:
             raise InvalidOptionError(
                 f"multi_person must be 'auto', 'search' or 'single-pass', got {self.multi_person!r}"
             )
-        if self.runtime not in ("auto", "litert", "mediapipe"):
-            raise InvalidOptionError(f"runtime must be 'auto', 'litert' or 'mediapipe', got {self.runtime!r}")
+        check_runtime(self.runtime)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
-from localpose.options import EstimatorOptions, ModelOptions, default_cache_dir
+from localpose.options import RUNTIME_CHOICES, EstimatorOptions, ModelOptions, default_cache_dir
 
 __all__ = [
     "add_estimator_arguments",
@@ -120,7 +120,7 @@ def add_estimator_arguments(parser: argparse.ArgumentParser, default_num_poses: 
 def add_runtime_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     parser.add_argument(
         "--runtime",
-        choices=("auto", "litert", "mediapipe"),
+        choices=RUNTIME_CHOICES,
         default="auto",
         help="what runs the networks: litert (faster) or MediaPipe Tasks; auto = litert when "
         "installed (default auto)",

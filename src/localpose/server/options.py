@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from localpose.errors import InvalidOptionError
-from localpose.options import ImageLimits, ModelOptions, RuntimeChoice
+from localpose.options import ImageLimits, ModelOptions, RuntimeChoice, check_runtime
 
 __all__ = ["ServerOptions"]
 
@@ -49,5 +49,4 @@ class ServerOptions:
             raise InvalidOptionError("TLS needs both a certificate file and a key file")
         if self.request_timeout_s <= 0 or self.job_ttl_s <= 0:
             raise InvalidOptionError("timeouts must be positive")
-        if self.runtime not in ("auto", "litert", "mediapipe"):
-            raise InvalidOptionError(f"runtime must be 'auto', 'litert' or 'mediapipe', got {self.runtime!r}")
+        check_runtime(self.runtime)
