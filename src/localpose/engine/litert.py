@@ -41,7 +41,6 @@ from localpose.smooth import OneEuroSmoother
 __all__ = ["LiteRTEngine", "Roi", "ssd_anchors", "without_outputs"]
 
 _DETECTOR_SIZE = 224
-_LANDMARK_SIZE = 256
 _NUM_MODEL_LANDMARKS = 39
 _HELPER_CENTRE, _HELPER_SCALE = 33, 34
 _ROI_SCALE = 1.25
@@ -256,7 +255,7 @@ class LiteRTEngine:
 
     # -- detector ------------------------------------------------------------------------------
 
-    def detect(self, rgb: np.ndarray, limit: int | None = None) -> list[tuple[float, Roi]]:
+    def detect(self, rgb: np.ndarray) -> list[tuple[float, Roi]]:
         """Pose detector candidates as (score, landmark ROI), best first, after suppression."""
         height, width = rgb.shape[:2]
         size = self._detector.input_size
@@ -280,7 +279,7 @@ class LiteRTEngine:
         keypoints = raw[:, 4:12].reshape(-1, 4, 2) / size + anchors[:, None, :]
         found = _weighted_nms(corners, keypoints, scores[keep], _NMS_IOU)
         out = []
-        for score, points in found[:limit]:
+        for score, points in found:
             pixels = (points * size - np.array([pad_x, pad_y])) / scale
             out.append((score, Roi.from_alignment_points(pixels[0], pixels[1])))
         return out
@@ -336,9 +335,8 @@ class LiteRTEngine:
         if self.mode == "video":
             timestamp_ms = self._clock.advance(timestamp_ms)
         height, width = rgb.shape[:2]
-        was_tracking = bool(self._tracked)
         rois = self._rois_for(rgb)
-        tracked = min(len(self._tracked), self.settings.num_poses) if self.mode == "video" else 0
+        tracked = min(len(self._tracked), self.settings.num_poses)  # the first `tracked` rois
         found = [(k, self.landmarks(rgb, roi)) for k, roi in enumerate(rois)]
         people = [p for _k, p in found if p]
         still_tracked = sum(1 for k, p in found if p and k < tracked)
@@ -346,7 +344,7 @@ class LiteRTEngine:
         frame = _to_pose_frame(people, (width, height), float(timestamp_ms))
         if self.mode == "video":
             self._tracked = [p.next_roi() for p in people]
-            frame = self._filtered(frame, [p.next_roi().side for p in people], was_tracking)
+            frame = self._filtered(frame, [roi.side for roi in self._tracked], was_tracking=tracked > 0)
         return frame
 
     def _filtered(self, frame: PoseFrame, roi_sides: list[float], was_tracking: bool) -> PoseFrame:
@@ -364,7 +362,7 @@ class LiteRTEngine:
     def _rois_for(self, rgb: np.ndarray) -> list[Roi]:
         """ROIs to run the landmark model on: tracked people first, then new detections."""
         wanted = self.settings.num_poses
-        rois = list(self._tracked[:wanted]) if self.mode == "video" else []
+        rois = list(self._tracked[:wanted])  # only video mode tracks
         if len(rois) < wanted:
             for _score, roi in self.detect(rgb):
                 if len(rois) >= wanted:
