@@ -235,16 +235,28 @@ def draw_poses_i420(
     if x1 - x0 < 2 or y1 - y0 < 2:
         return
     w, h = x1 - x0, y1 - y0
-    cx0, cy0, cw, ch = x0 // 2, y0 // 2, w // 2, h // 2
+    region = (
+        y_plane[y0:y1, x0:x1],
+        u_plane[y0 // 2 : y1 // 2, x0 // 2 : x1 // 2],
+        v_plane[y0 // 2 : y1 // 2, x0 // 2 : x1 // 2],
+    )
     patch = np.empty((h * 3 // 2, w), dtype=np.uint8)
-    flat = patch.reshape(-1)
-    flat[: w * h] = y_plane[y0:y1, x0:x1].reshape(-1)
-    flat[w * h : w * h + cw * ch] = u_plane[cy0 : cy0 + ch, cx0 : cx0 + cw].reshape(-1)
-    flat[w * h + cw * ch :] = v_plane[cy0 : cy0 + ch, cx0 : cx0 + cw].reshape(-1)
+    for part, pixels in zip(_i420_planes(patch), region, strict=True):
+        part[...] = pixels
     rgb = cv2.cvtColor(patch, cv2.COLOR_YUV2RGB_I420)
     shifted = frame.replace(image_size=(w, h), xy=frame.xy - np.array([x0, y0], dtype=np.float32))
     draw_poses(rgb, shifted, replace(style, thickness=thickness, radius=radius), labels, in_place=True)
-    flat = cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420).reshape(-1)
-    y_plane[y0:y1, x0:x1] = flat[: w * h].reshape(h, w)
-    u_plane[cy0 : cy0 + ch, cx0 : cx0 + cw] = flat[w * h : w * h + cw * ch].reshape(ch, cw)
-    v_plane[cy0 : cy0 + ch, cx0 : cx0 + cw] = flat[w * h + cw * ch :].reshape(ch, cw)
+    for pixels, part in zip(region, _i420_planes(cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420)), strict=True):
+        pixels[...] = part
+
+
+def _i420_planes(i420: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(Y, U, V) views of one (H * 3/2, W) I420 buffer, as OpenCV's I420 conversions lay it out."""
+    width, height = i420.shape[1], i420.shape[0] * 2 // 3
+    flat = i420.reshape(-1)
+    luma, chroma = width * height, (width // 2) * (height // 2)
+    return (
+        flat[:luma].reshape(height, width),
+        flat[luma : luma + chroma].reshape(height // 2, width // 2),
+        flat[luma + chroma :].reshape(height // 2, width // 2),
+    )
