@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import cv2
@@ -12,8 +13,11 @@ from localpose.engine import EngineSettings, MediaPipeEngine, create_engine, res
 from localpose.engine.litert import (
     LiteRTEngine,
     _bundle_networks,
+    _Detector,
     _Network,
     _output_roles,
+    at_input_size,
+    search_input_shape,
     ssd_anchors,
     without_outputs,
 )
@@ -36,6 +40,40 @@ def test_anchors_match_the_detector_outputs(model: ModelBundle) -> None:
     shapes = _Network(detector).output_shapes
     assert sorted(shapes.values()) == [(1, 2254, 1), (1, 2254, 12)]
     assert set(_output_roles(shapes, 224)) == {"boxes", "scores"}
+
+
+def test_detector_rebuilt_for_a_larger_input_sees_the_same_person(
+    model: ModelBundle, golden_rgb: np.ndarray
+) -> None:
+    """The multi-person search runs the detector at 448x288 on a 3:2 photo: one box row per
+    anchor of that grid, and the man found where the usual 224x224 view finds him."""
+    assert search_input_shape(1000, 667) == (448, 288)
+    assert search_input_shape(1088, 1920) == (256, 448)
+    model_bytes, _ = _bundle_networks(model.data)
+    shapes = _Network(at_input_size(model_bytes, 448, 288)).output_shapes
+    rows = len(ssd_anchors((448, 288)))
+    assert rows == 56 * 36 * 2 + 28 * 18 * 2 + 14 * 9 * 6
+    assert sorted(shapes.values()) == [(1, rows, 1), (1, rows, 12)]
+    with pytest.raises(ValueError, match="multiples of 32"):
+        at_input_size(model_bytes, 440, 288)
+    detector = _Detector(model_bytes)
+    ((_, usual),) = detector.detect(golden_rgb, 0.5)
+    ((_, close),) = detector.detect(golden_rgb, 0.5, (448, 288))
+    assert math.hypot(close.cx - usual.cx, close.cy - usual.cy) < 0.05 * usual.side
+    assert close.side == pytest.approx(usual.side, rel=0.1)
+
+
+def test_second_chance_detections_leave_confident_ones_unchanged(model: ModelBundle, data_dir: Path) -> None:
+    """Weaker detections let in for the search come after MediaPipe's own ones, which stay as
+    MediaPipe's weighted suppression makes them (the weaker boxes join no confident cluster)."""
+    model_bytes, _ = _bundle_networks(model.data)
+    detector = _Detector(model_bytes)
+    rgb = load_image(data_dir / "images/coco/000000197388.jpg")
+    confident = detector.detect(rgb, 0.5, (448, 288))
+    both = detector.detect(rgb, 0.5, (448, 288), second_chance=0.15)
+    assert len(both) > len(confident) >= 1
+    assert both[: len(confident)] == confident
+    assert all(score < 0.5 for score, _ in both[len(confident) :])
 
 
 def test_pruned_landmark_network_gives_identical_outputs(model: ModelBundle, golden_rgb: np.ndarray) -> None:

@@ -1,7 +1,8 @@
-"""Multi-person search on real photos with COCO ground truth, and its de-duplication rule."""
+"""Multi-person search on real photos with ground truth, and its de-duplication rule."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -9,36 +10,65 @@ import pytest
 
 from localpose.bench.images import score_people
 from localpose.estimate import PoseEstimator
+from localpose.metrics import object_keypoint_similarity
 from localpose.models import ModelBundle
 from localpose.multiperson import drop_duplicate_people
 from localpose.options import EstimatorOptions
 from localpose.result import PoseFrame
+from localpose.schema import COCO17_SIGMAS, LANDMARK_INDEX
+
+BODY_JOINTS = (
+    "left_shoulder",
+    "right_shoulder",
+    "left_elbow",
+    "right_elbow",
+    "left_wrist",
+    "right_wrist",
+    "left_hip",
+    "right_hip",
+    "left_knee",
+    "right_knee",
+    "left_ankle",
+    "right_ankle",
+)
+"""The 12 body joints CrowdPose (first 12 of 14) and PoseTrack (last 12 of 17) label, as MediaPipe
+names them, in those datasets' order (COCO's, whose sigmas they share)."""
 
 
 @pytest.fixture(scope="module")
-def coco_frames(model: ModelBundle, data_dir: Path, coco_truth: dict) -> dict[str, dict[int, PoseFrame]]:
-    out = {}
-    for mode in ("single-pass", "search"):
-        with PoseEstimator(EstimatorOptions(num_poses=10, multi_person=mode), model) as estimator:
-            out[mode] = {
-                image["id"]: estimator.estimate(data_dir / "images/coco" / image["file_name"])
-                for image in coco_truth["images"]
-            }
-    return out
+def searcher(model: ModelBundle):
+    with PoseEstimator(EstimatorOptions(num_poses=10), model) as estimator:
+        yield estimator
+
+
+@pytest.fixture(scope="module")
+def plain(model: ModelBundle):
+    with PoseEstimator(EstimatorOptions(num_poses=10, multi_person="single-pass"), model) as estimator:
+        yield estimator
+
+
+@pytest.fixture(scope="module")
+def coco_frames(searcher, plain, data_dir: Path, coco_truth: dict) -> dict[str, dict[int, PoseFrame]]:
+    photos = {image["id"]: data_dir / "images/coco" / image["file_name"] for image in coco_truth["images"]}
+    return {
+        "single-pass": {k: plain.estimate(path) for k, path in photos.items()},
+        "search": {k: searcher.estimate(path) for k, path in photos.items()},
+    }
 
 
 def test_search_finds_most_people_without_duplicates(coco_frames, coco_truth: dict) -> None:
     """12 annotated people (>= 5 keypoints) in 4 COCO photos.
 
     Measured: one plain pass finds 4 (recall 0.33, mean OKS 0.73); the search finds 9
-    (recall 0.75, no duplicates, mean OKS 0.76).
+    (recall 0.75, no duplicates, mean OKS 0.848). The bound on OKS is set below the measured
+    value: which region each small person gets decides a few hundredths (docs/multiperson.md).
     """
     plain = score_people(coco_frames["single-pass"], coco_truth)
     search = score_people(coco_frames["search"], coco_truth)
     assert (plain.annotated, plain.found) == (12, 4)
     assert search.recall >= 0.75
-    assert search.duplicates == 0
-    assert search.mean_oks >= 0.72  # no worse than the plain pass's own people (0.73)
+    assert search.duplicates == 0 and search.unmatched == 0
+    assert search.mean_oks >= 0.82
 
 
 def test_search_people_lie_inside_the_image(coco_frames) -> None:
@@ -50,28 +80,97 @@ def test_search_people_lie_inside_the_image(coco_frames) -> None:
         assert frame.masks is None  # not asked for
 
 
-def test_single_person_photo_is_unchanged(model: ModelBundle, pose_jpg: Path) -> None:
-    with PoseEstimator(EstimatorOptions(num_poses=5), model) as search:
-        found = search.estimate(pose_jpg)
-    with PoseEstimator(EstimatorOptions(num_poses=1), model) as plain:
-        one = plain.estimate(pose_jpg)
-    assert len(found) == 1
-    np.testing.assert_allclose(found.xy, one.xy, atol=1.0)
+def test_search_separates_overlapping_people(searcher, plain, data_dir: Path) -> None:
+    """CrowdPose photos of 2 and 3 overlapping people (4 with >= 5 body joints labelled).
+
+    OKS over the 12 body joints with COCO's sigmas and the box area as scale (CrowdPose's
+    own convention). Measured: plain pass 2 of 4, search 4 of 4 and nobody else.
+    """
+    folder = data_dir / "images/crowdpose"
+    truth = json.loads((folder / "crowdpose_keypoints.json").read_text())
+    body = [LANDMARK_INDEX[name] for name in BODY_JOINTS]
+    sigmas = np.array(COCO17_SIGMAS[5:])  # shoulders .. ankles, in CrowdPose's order
+    found = {"plain": 0, "search": 0}
+    returned = 0
+    for image in truth["images"]:
+        people = [a for a in truth["annotations"] if a["image_id"] == image["id"] and a["num_keypoints"] >= 5]
+        for name, estimator in (("plain", plain), ("search", searcher)):
+            frame = estimator.estimate(folder / image["file_name"])
+            returned += len(frame) if name == "search" else 0
+            for person in people:
+                joints = np.array(person["keypoints"], dtype=float).reshape(14, 3)[:12]
+                area = person["bbox"][2] * person["bbox"][3]
+                best = max(
+                    (
+                        object_keypoint_similarity(
+                            frame.xy[i, body], joints[:, :2], joints[:, 2] > 0, area, sigmas
+                        )
+                        for i in range(len(frame))
+                    ),
+                    default=0.0,
+                )
+                found[name] += best > 0.5
+    assert found == {"plain": 2, "search": 4}
+    assert returned == 4
 
 
-def test_no_people_gives_an_empty_frame(model: ModelBundle) -> None:
-    with PoseEstimator(EstimatorOptions(num_poses=5), model) as search:
-        assert len(search.estimate(np.full((300, 400, 3), 90, dtype=np.uint8))) == 0
+def test_search_adds_nobody_to_one_person_photos(
+    searcher, plain, data_dir: Path, pose_jpg: Path, pose_expected: dict
+) -> None:
+    """MediaPipe's golden photo and four Human3.6M studio frames: one person each, and on the
+    golden photo as accurate as MediaPipe's own test wants (15 px), within 8 px of the plain pass
+    (the search looks again when the detector framed the person loosely)."""
+    golden = searcher.estimate(pose_jpg)
+    assert len(golden) == 1
+    assert np.abs(golden.xy[0] - np.array(pose_expected["solutions_pose_test"]["pixel_xy"])).max() <= 15
+    assert np.abs(golden.xy - plain.estimate(pose_jpg).xy).max() <= 8
+    studio = sorted((data_dir / "images/h36m").glob("*.jpg"))
+    assert len(studio) == 4
+    assert [len(searcher.estimate(path)) for path in studio] == [1, 1, 1, 1]
+
+
+def test_a_person_filling_the_frame_is_found(searcher, data_dir: Path) -> None:
+    """A man lying across a 1920x1080 PoseTrack frame: twice as close is too close for the
+    detector, so the search also asks its usual view. OKS over the 12 body joints against
+    PoseTrack's ground truth (box area as scale): measured 0.88 (plain pass 0.91)."""
+    folder = data_dir / "images/posetrack18"
+    truth = json.loads((folder / "posetrack18_keypoints.json").read_text())
+    image = next(i for i in truth["images"] if i["file_name"] == "003418_000000.jpg")
+    (person,) = [a for a in truth["annotations"] if a["image_id"] == image["id"]]
+    joints = np.array(person["keypoints"], dtype=float).reshape(17, 3)[5:]  # shoulders .. ankles
+    frame = searcher.estimate(folder / image["file_name"])
+    assert len(frame) == 1
+    body = [LANDMARK_INDEX[name] for name in BODY_JOINTS]
+    area = person["bbox"][2] * person["bbox"][3]
+    oks = object_keypoint_similarity(
+        frame.xy[0, body], joints[:, :2], joints[:, 2] > 0, area, COCO17_SIGMAS[5:]
+    )
+    assert oks >= 0.8
+
+
+def test_no_people_gives_an_empty_frame(searcher) -> None:
+    assert len(searcher.estimate(np.full((300, 400, 3), 90, dtype=np.uint8))) == 0
 
 
 def test_masks_on_request_follow_the_people(model: ModelBundle, data_dir: Path) -> None:
     options = EstimatorOptions(num_poses=5, segmentation=True)
     with PoseEstimator(options, model) as estimator:
         frame = estimator.estimate(data_dir / "images/coco/000000196141.jpg")
+    assert len(frame) >= 3
     assert frame.masks is not None and frame.masks.shape == (len(frame), 429, 640)
     for i in range(len(frame)):
         x, y = np.round(frame.xy[i, 0]).astype(int)  # the nose is on the person
         assert frame.masks[i, max(0, y - 3) : y + 4, max(0, x - 3) : x + 4].max() >= 0.5
+
+
+def test_mediapipe_runtime_searches_by_painting_people_out(model: ModelBundle, data_dir: Path) -> None:
+    """MediaPipe Tasks cannot be driven detector-first; its search paints found people out and
+    looks again (localpose.multiperson). Measured on this photo: plain 1, search 4 people."""
+    photo = data_dir / "images/coco/000000196141.jpg"
+    options = EstimatorOptions(num_poses=10, runtime="mediapipe")
+    with PoseEstimator(options, model) as estimator:
+        frame = estimator.estimate(photo)
+    assert len(frame) >= 3 and frame.masks is None
 
 
 def test_duplicates_are_dropped_by_oks() -> None:

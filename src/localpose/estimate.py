@@ -14,7 +14,6 @@ import numpy as np
 from localpose.engine import EngineSettings, PoseEngine, RunningMode, create_engine
 from localpose.images import ImageSource, load_image, to_rgb
 from localpose.models import ModelBundle, load_model
-from localpose.multiperson import search_people
 from localpose.options import EstimatorOptions, ImageLimits, ModelOptions
 from localpose.result import PoseFrame
 
@@ -22,21 +21,19 @@ __all__ = ["PoseEstimator", "VideoPoseEstimator", "engine_settings", "uses_searc
 
 
 def uses_search(options: EstimatorOptions) -> bool:
-    """Whether image mode runs the multi-person search (see `localpose.multiperson`)."""
+    """Whether image mode searches for every person (docs/multiperson.md)."""
     return options.multi_person == "search" or (options.multi_person == "auto" and options.num_poses > 1)
 
 
 def engine_settings(options: EstimatorOptions, mode: RunningMode = "image") -> EngineSettings:
-    """The engine settings that carry out these estimator options.
-
-    The image-mode search paints found people out by their masks, so it needs segmentation.
-    """
+    """The engine settings that carry out these estimator options."""
     return EngineSettings(
         num_poses=options.num_poses,
         min_detection_confidence=options.min_detection_confidence,
         min_presence_confidence=options.min_presence_confidence,
         min_tracking_confidence=options.min_tracking_confidence,
-        segmentation=options.segmentation or (mode == "image" and uses_search(options)),
+        segmentation=options.segmentation,
+        search=mode == "image" and uses_search(options),
     )
 
 
@@ -87,11 +84,7 @@ class PoseEstimator:
 
     def estimate(self, image: ImageSource) -> PoseFrame:
         """Poses in one image given as an RGB array, encoded bytes or a file path."""
-        rgb = load_image(image, self.limits)
-        options = self._owner.options
-        if uses_search(options):
-            return search_people(self._owner.engine, rgb, options.num_poses, options.segmentation)
-        return self._owner.engine.process(rgb)
+        return self._owner.engine.process(load_image(image, self.limits))
 
     def close(self) -> None:
         self._owner.engine.close()

@@ -1,8 +1,11 @@
-"""Finding several people in one image with a landmarker that prefers one.
+"""Finding several people in one image with a landmarker that prefers one, from outside it.
 
 MediaPipe's pose detector sees the whole image at 224x224 and the landmarker follows its
 most confident detections, so one plain pass finds the most prominent person and misses
-the others (on the shared COCO photos: 4 of 12 people). `search_people` looks again:
+the others (on the shared COCO photos: 4 of 12 people). The LiteRT runtime drives the
+detector itself and searches better and faster (`localpose.engine.litert`, see
+docs/multiperson.md); MediaPipe Tasks is closed, so for it `search_people` looks again
+through the landmarker alone:
 
   1. one pass over the whole image;
   2. the people found are painted out (their segmentation masks filled with grey) and
@@ -22,9 +25,10 @@ the caller asked for them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
-from localpose.engine import PoseEngine
 from localpose.metrics import DUPLICATE_OKS, keep_distinct_people, pairwise_oks
 from localpose.result import PoseFrame
 
@@ -80,25 +84,28 @@ def drop_duplicate_people(frame: PoseFrame, threshold: float = DUPLICATE_OKS) ->
     return keep_distinct_people(frame, pairwise_oks(frame, frame), threshold)
 
 
-def search_people(engine: PoseEngine, rgb: np.ndarray, num_poses: int, keep_masks: bool = False) -> PoseFrame:
-    """Up to `num_poses` people in an RGB image (the engine must return segmentation masks).
+def search_people(
+    landmark: Callable[[np.ndarray], PoseFrame], rgb: np.ndarray, num_poses: int, keep_masks: bool = False
+) -> PoseFrame:
+    """Up to `num_poses` people in an RGB image; `landmark` runs the landmarker once and must
+    return segmentation masks.
 
     The best-scored people are kept when more are found than asked for.
     """
     height, width = rgb.shape[:2]
     size = (width, height)
-    found = [engine.process(rgb)]
+    found = [landmark(rgb)]
     if len(found[0]):
         painted = rgb.copy()
         painted[_covered(found, size)] = _PAINT
-        found.append(engine.process(painted))
+        found.append(landmark(painted))
     for x0, y0, x1, y1 in _tiles(size):
         if sum(len(f) for f in found) >= num_poses:
             break
         covered = _covered(found, size)[y0:y1, x0:x1]
         tile = rgb[y0:y1, x0:x1].copy()
         tile[covered] = _PAINT
-        extra = engine.process(tile)
+        extra = landmark(tile)
         if len(extra):
             found.append(_in_full_image(extra, x0, y0, size))
     people = [f for f in found if len(f)]

@@ -26,6 +26,7 @@ from __future__ import annotations
 import io
 import math
 import zipfile
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import cv2
@@ -49,25 +50,39 @@ _HEATMAP_KERNEL = 7
 _HEATMAP_MIN_CONFIDENCE = 0.5
 _SIGMOID_CLIP = 80.0  # keeps exp() inside float32; sigmoid is 0 or 1 there anyway
 _MIN_ROI_SIDE = 4.0  # pixels: smaller regions hold no person the model could see
+_PART_INSIDE = 0.8  # a person whose box lies this much inside another's is a part of that one
+_PART_AREA = 0.5  # ...in the image search, when also smaller than this fraction of it
+# The image-mode search for several people (see LiteRTEngine._search):
+_SEARCH_LONG_SIDE = 2 * _DETECTOR_SIZE  # detector input: people look twice as large as at 224
+_SEARCH_SCORE_FACTOR = 0.3  # second-chance detections: down to 0.3x min_detection_confidence
+_SECOND_CHANCE_PRESENCE = 0.9  # ...kept when the mean landmark presence reaches this
+_REFRAME_IOU = 0.9  # below this overlap of detected and landmark-derived regions, look again
+_DETECTOR_SHAPES_KEPT = 3  # detector networks built for other input shapes, most recent first
 
 
 def ssd_anchors(
-    size: int = _DETECTOR_SIZE, strides: tuple[int, ...] = (8, 16, 32, 32, 32), per_layer: int = 2
+    size: int | tuple[int, int] = _DETECTOR_SIZE,
+    strides: tuple[int, ...] = (8, 16, 32, 32, 32),
+    per_layer: int = 2,
 ) -> np.ndarray:
     """Anchor centres (N, 2), normalised, in the order the pose detector emits its boxes.
 
     MediaPipe's SsdAnchorsCalculator with fixed-size anchors: layers that share a stride share
     one grid, each layer adding `per_layer` anchors (aspect ratio 1 and its interpolated scale).
+    `size` is the input's side, or its (width, height) when the detector runs at another shape.
     """
+    width, height = (size, size) if isinstance(size, int) else size
     centres = []
     layer = 0
     while layer < len(strides):
         stride, same = strides[layer], 0
         while layer + same < len(strides) and strides[layer + same] == stride:
             same += 1
-        cells = math.ceil(size / stride)
-        grid = (np.arange(cells, dtype=np.float32) + 0.5) / cells
-        ys, xs = np.meshgrid(grid, grid, indexing="ij")
+        columns, rows = math.ceil(width / stride), math.ceil(height / stride)
+        xs, ys = np.meshgrid(
+            (np.arange(columns, dtype=np.float32) + 0.5) / columns,
+            (np.arange(rows, dtype=np.float32) + 0.5) / rows,
+        )
         per_cell = np.stack([xs.ravel(), ys.ravel()], axis=1)
         centres.append(np.repeat(per_cell, per_layer * same, axis=0))
         layer += same
@@ -116,10 +131,12 @@ class Roi:
         return inter / (self.side**2 + other.side**2 - inter)
 
     def same_place(self, other: Roi, min_iou: float) -> bool:
-        """Whether both ROIs frame the same person: boxes overlap by `min_iou`, or the centres
-        (the hips) are closer than a tenth of the larger side."""
-        close = math.hypot(self.cx - other.cx, self.cy - other.cy) < 0.1 * max(self.side, other.side)
-        return close or self.iou(other) >= min_iou
+        """Whether both ROIs frame the same person: boxes overlap by `min_iou`, or same centre."""
+        return self.same_centre(other) or self.iou(other) >= min_iou
+
+    def same_centre(self, other: Roi) -> bool:
+        """Whether the centres (the hips) are closer than a tenth of the larger side."""
+        return math.hypot(self.cx - other.cx, self.cy - other.cy) < 0.1 * max(self.side, other.side)
 
     def _box(self) -> tuple[float, float, float, float]:
         half = self.side / 2
@@ -165,6 +182,40 @@ def without_outputs(model: bytes, dropped: set[str]) -> bytes:
     return bytes(builder.Output())
 
 
+def at_input_size(model: bytes, width: int, height: int) -> bytes:
+    """The pose detector rebuilt for a (width, height) input instead of its square one.
+
+    The network is convolutional except for its two upsampling steps, whose target sizes are
+    constants; they are scaled with the input. Both sides must be multiples of 32 (the
+    coarsest stride). Why: a larger input shows the detector smaller people (see `_search`).
+    """
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as schema
+
+    if width % 32 or height % 32:
+        raise ValueError(f"detector input sides must be multiples of 32, got {width}x{height}")
+    tree = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(model, 0))
+    graph = tree.subgraphs[0]
+    base = int(graph.tensors[graph.inputs[0]].shape[1])
+    codes = [code.builtinCode or code.deprecatedBuiltinCode for code in tree.operatorCodes]
+    patched: set[int] = set()
+    for op in graph.operators:
+        if codes[op.opcodeIndex] != schema.BuiltinOperator.RESIZE_BILINEAR:
+            continue
+        buffer = graph.tensors[op.inputs[1]].buffer
+        if buffer in patched:
+            continue
+        old_rows = int(np.frombuffer(bytes(tree.buffers[buffer].data), dtype=np.int32)[0])
+        stride = base // old_rows
+        size = np.array([height // stride, width // stride], dtype=np.int32)
+        tree.buffers[buffer].data = np.frombuffer(size.tobytes(), dtype=np.uint8)
+        patched.add(buffer)
+    graph.tensors[graph.inputs[0]].shape = [1, height, width, 3]
+    builder = flatbuffers.Builder(len(model))
+    builder.Finish(tree.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
 class _Network:
     """One tflite network on a single-threaded LiteRT interpreter, outputs by tensor name."""
 
@@ -176,14 +227,16 @@ class _Network:
             self._interpreter.allocate_tensors()
         except (RuntimeError, ValueError) as exc:
             raise ModelUnavailableError(f"LiteRT could not load the pose model: {exc}") from exc
+        shape = self._interpreter.get_input_details()[0]["shape"]
         self._input = self._interpreter.get_input_details()[0]["index"]
-        self.input_size = int(self._interpreter.get_input_details()[0]["shape"][1])
+        self.input_shape = (int(shape[2]), int(shape[1]))  # (width, height)
+        self.input_size = self.input_shape[0]
         details = self._interpreter.get_output_details()
         self._outputs = {d["name"]: d["index"] for d in details}
         self.output_shapes = {d["name"]: tuple(int(v) for v in d["shape"]) for d in details}
 
     def run(self, tensor: np.ndarray, wanted: tuple[str, ...]) -> list[np.ndarray]:
-        """Invoke on one (1, S, S, 3) float32 tensor; copies of the outputs named in `wanted`."""
+        """Invoke on one (1, H, W, 3) float32 tensor; copies of the outputs named in `wanted`."""
         self._interpreter.set_tensor(self._input, tensor)
         self._interpreter.invoke()
         return [self._interpreter.get_tensor(self._outputs[name]) for name in wanted]
@@ -222,16 +275,99 @@ class _Person:
             self.landmarks[_HELPER_CENTRE, :2], self.landmarks[_HELPER_SCALE, :2]
         )
 
+    @property
+    def framing(self) -> float:
+        """How well the region fitted the person: IoU of the region used and the one the landmarks give."""
+        return self.next_roi().iou(self.roi)
+
+    @property
+    def mean_presence(self) -> float:
+        """Mean presence of the 33 landmarks (the person's score)."""
+        return float(self.landmarks[:NUM_LANDMARKS, 4].mean())
+
+
+class _Detector:
+    """The pose detector at its own square input, and at other input shapes built on first use."""
+
+    def __init__(self, model: bytes) -> None:
+        self._model = model
+        square = _Network(model)
+        self.roles = _output_roles(square.output_shapes, square.input_size)
+        self.square_shape = square.input_shape
+        self._networks: OrderedDict[tuple[int, int], tuple[_Network, np.ndarray]] = OrderedDict(
+            [(square.input_shape, (square, ssd_anchors(square.input_shape)))]
+        )
+
+    def _network(self, shape: tuple[int, int]) -> tuple[_Network, np.ndarray]:
+        if shape not in self._networks:
+            network = _Network(at_input_size(self._model, *shape))
+            self._networks[shape] = (network, ssd_anchors(shape))
+            while len(self._networks) > 1 + _DETECTOR_SHAPES_KEPT:  # the square one stays first
+                del self._networks[next(k for k in self._networks if k != self.square_shape)]
+        self._networks.move_to_end(shape, last=shape != self.square_shape)
+        return self._networks[shape]
+
+    def detect(
+        self,
+        rgb: np.ndarray,
+        min_score: float,
+        shape: tuple[int, int] | None = None,
+        second_chance: float | None = None,
+    ) -> list[tuple[float, Roi]]:
+        """Candidates as (score, landmark ROI), best first, after suppression.
+
+        The image is letterboxed into the detector input of `shape` (width, height; default
+        its own 224x224). With `second_chance`, weaker detections down to that score come too,
+        after those reaching `min_score` (which are as MediaPipe would find them).
+        """
+        network, anchors = self._network(shape or self.square_shape)
+        height, width = rgb.shape[:2]
+        dims = np.array(network.input_shape, dtype=np.float64)
+        scale = min(dims[0] / width, dims[1] / height)
+        pad = (dims - np.array([width, height]) * scale) / 2
+        matrix = np.array([[scale, 0, pad[0]], [0, scale, pad[1]]], dtype=np.float64)
+        letterboxed = cv2.warpAffine(
+            rgb,
+            matrix,
+            network.input_shape,
+            flags=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=0,
+        )
+        tensor = (letterboxed.astype(np.float32) - 127.5) / 127.5
+        boxes, scores = network.run(tensor[None], (self.roles["boxes"], self.roles["scores"]))
+        scores = _sigmoid(scores[0, :, 0])
+        keep = np.flatnonzero(scores >= min(min_score, second_chance or min_score))
+        if keep.size == 0:
+            return []
+        raw = boxes[0, keep]
+        centres = raw[:, 0:2] / dims + anchors[keep]
+        sizes = raw[:, 2:4] / dims
+        corners = np.hstack([centres - sizes / 2, centres + sizes / 2])
+        keypoints = raw[:, 4:12].reshape(-1, 4, 2) / dims + anchors[keep][:, None, :]
+        found = _weighted_nms(corners, keypoints, scores[keep], _NMS_IOU, confident=min_score)
+        out = []
+        for score, points in found:
+            pixels = (points * dims - pad) / scale
+            out.append((score, Roi.from_alignment_points(pixels[0], pixels[1])))
+        return out
+
+
+def search_input_shape(width: int, height: int, long_side: int = _SEARCH_LONG_SIDE) -> tuple[int, int]:
+    """Detector input (width, height) for the search: the image's aspect, sides multiples of 32."""
+    short = max(32, round(min(width, height) * long_side / max(width, height) / 32) * 32)
+    return (long_side, short) if width >= height else (short, long_side)
+
 
 class LiteRTEngine:
     """BlazePose on LiteRT (one CPU core per engine; not thread-safe)."""
 
     def __init__(self, task_bundle: bytes, settings: EngineSettings, mode: RunningMode = "image") -> None:
         detector, landmarks = _bundle_networks(task_bundle)
-        self._detector = _Network(detector)
+        self._detector = _Detector(detector)
         self._landmarks = _Network(landmarks)
         self._roles = {
-            **_output_roles(self._detector.output_shapes, self._detector.input_size),
+            **self._detector.roles,
             **_output_roles(self._landmarks.output_shapes, self._landmarks.input_size),
         }
         missing = {"boxes", "scores", "landmarks", "presence", "mask", "heatmap", "world"} - set(self._roles)
@@ -239,7 +375,6 @@ class LiteRTEngine:
             raise ModelUnavailableError(f"not a BlazePose model: no {', '.join(sorted(missing))} output")
         if not settings.segmentation:
             self._landmarks = self._without_mask(landmarks)
-        self._anchors = ssd_anchors(self._detector.input_size)
         self.mode: RunningMode = mode
         self.settings = settings
         self._tracked: list[Roi] = []
@@ -257,32 +392,7 @@ class LiteRTEngine:
 
     def detect(self, rgb: np.ndarray) -> list[tuple[float, Roi]]:
         """Pose detector candidates as (score, landmark ROI), best first, after suppression."""
-        height, width = rgb.shape[:2]
-        size = self._detector.input_size
-        scale = size / max(width, height)
-        pad_x, pad_y = (size - width * scale) / 2, (size - height * scale) / 2
-        matrix = np.array([[scale, 0, pad_x], [0, scale, pad_y]], dtype=np.float64)
-        letterboxed = cv2.warpAffine(
-            rgb, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0
-        )
-        tensor = (letterboxed.astype(np.float32) - 127.5) / 127.5
-        boxes, scores = self._detector.run(tensor[None], (self._roles["boxes"], self._roles["scores"]))
-        scores = _sigmoid(scores[0, :, 0])
-        keep = np.flatnonzero(scores >= self.settings.min_detection_confidence)
-        if keep.size == 0:
-            return []
-        raw = boxes[0, keep]
-        anchors = self._anchors[keep]
-        centres = raw[:, 0:2] / size + anchors
-        sizes = raw[:, 2:4] / size
-        corners = np.hstack([centres - sizes / 2, centres + sizes / 2])
-        keypoints = raw[:, 4:12].reshape(-1, 4, 2) / size + anchors[:, None, :]
-        found = _weighted_nms(corners, keypoints, scores[keep], _NMS_IOU)
-        out = []
-        for score, points in found:
-            pixels = (points * size - np.array([pad_x, pad_y])) / scale
-            out.append((score, Roi.from_alignment_points(pixels[0], pixels[1])))
-        return out
+        return self._detector.detect(rgb, self.settings.min_detection_confidence)
 
     # -- landmarks -----------------------------------------------------------------------------
 
@@ -332,6 +442,8 @@ class LiteRTEngine:
     def process(self, rgb: np.ndarray, timestamp_ms: int = 0) -> PoseFrame:
         """Poses in one RGB uint8 image (video mode: tracked from the previous frame)."""
         check_rgb(rgb)
+        if self.mode == "image" and self.settings.search:
+            return self._search(rgb)
         if self.mode == "video":
             timestamp_ms = self._clock.advance(timestamp_ms)
         height, width = rgb.shape[:2]
@@ -346,6 +458,57 @@ class LiteRTEngine:
             self._tracked = [p.next_roi() for p in people]
             frame = self._filtered(frame, [roi.side for roi in self._tracked], was_tracking=tracked > 0)
         return frame
+
+    def _search(self, rgb: np.ndarray) -> PoseFrame:
+        """Image mode, looking for everyone: the detector's 224x224 view of the whole image
+        finds the most prominent person; small and half-hidden people need a closer look.
+
+        1. The detector runs once on an input twice as large (448 px on the long side, the
+           image's aspect), so people look twice as large; candidates down to 0.3x
+           min_detection_confidence are kept. A candidate that fills the frame (region side
+           >= the image's long side) is larger than any person the detector learnt from at
+           that scale: it is replaced by what the detector's usual 224x224 view finds.
+        2. Each candidate, most confident first, gets one landmark run. When the region the
+           landmarks give overlaps the detected one by less than IoU 0.9 (the person was
+           framed poorly), the landmarks run again on their own region, as tracking would.
+        3. A candidate below min_detection_confidence counts only when its landmarks are
+           confidently inside the image (mean presence >= 0.9): this drops faces in clutter.
+        4. Repeats go (`_distinct`, best-framed first): OKS >= 0.5 with a kept person, or a box
+           80% inside a kept person's box and less than half its area (a limb taken for a
+           person; people behind others are usually about as large).
+        """
+        height, width = rgb.shape[:2]
+        settings = self.settings
+        min_score = settings.min_detection_confidence
+        weaker = min_score * _SEARCH_SCORE_FACTOR
+        close = self._detector.detect(rgb, min_score, search_input_shape(width, height), weaker)
+        candidates = [(score, roi) for score, roi in close if roi.side < max(width, height)]
+        if len(candidates) < len(close):  # someone fills the frame: the usual view sees them
+            candidates = self._detector.detect(rgb, min_score, second_chance=weaker) + candidates
+        people: list[_Person] = []
+        found_at: list[Roi] = []  # the regions people were found in
+        for score, roi in candidates:
+            if len(people) >= settings.num_poses:
+                break
+            if any(roi.same_centre(seen) for seen in found_at):  # overlapping people stay apart
+                continue
+            person = self._framed(rgb, roi)
+            if person is None:
+                continue
+            if score < min_score and person.mean_presence < _SECOND_CHANCE_PRESENCE:
+                continue
+            found_at += [roi, person.next_roi()]
+            ranked = sorted([*people, person], key=lambda p: -p.framing)
+            kept = _distinct(ranked, (width, height), parts_of_any=True)
+            people = [p for p in [*people, person] if any(p is k for k in kept)]
+        return _to_pose_frame(people, (width, height), 0.0)
+
+    def _framed(self, rgb: np.ndarray, roi: Roi) -> _Person | None:
+        """The person in `roi`, looked at again in their own region when `roi` framed them poorly."""
+        person = self.landmarks(rgb, roi)
+        if person is None or person.framing >= _REFRAME_IOU:
+            return person
+        return self.landmarks(rgb, person.next_roi()) or person
 
     def _filtered(self, frame: PoseFrame, roi_sides: list[float], was_tracking: bool) -> PoseFrame:
         """MediaPipe's landmark smoothing in video mode: its One Euro filter (min cutoff 0.05,
@@ -381,24 +544,33 @@ class LiteRTEngine:
         self.close()
 
 
-def _distinct(people: list[_Person], image_size: tuple[int, int], tracked: int = 0) -> list[_Person]:
+def _distinct(
+    people: list[_Person], image_size: tuple[int, int], tracked: int = 0, parts_of_any: bool = False
+) -> list[_Person]:
     """People in order (the `tracked` ones first) without those repeating an earlier one.
 
     A repeat has OKS >= 0.5 with an earlier person: two ROIs can converge on one person
     (MediaPipe Tasks then returns the person twice); the later copy is dropped, so its ROI stops
-    being tracked and the detector can look for others. A newly detected person whose box lies
-    at least 80% inside a tracked person's box is a part of that person seen again, also dropped.
+    being tracked and the detector can look for others. A part is a person whose box lies at
+    least 80% inside a kept person's box: a newly detected person inside a tracked one is
+    that person seen again; with `parts_of_any` (image search), anybody inside a kept person
+    whose box is more than twice as large.
     """
     if len(people) < 2:
         return people
     frame = _to_pose_frame(people, image_size, 0.0)
     similarity = pairwise_oks(frame, frame)
     boxes = frame.boxes
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
     kept: list[int] = []
     for i in range(len(people)):
         repeats = any(max(similarity[i, j], similarity[j, i]) >= DUPLICATE_OKS for j in kept)
-        inside = i >= tracked and any(_inside(boxes[i], boxes[j]) >= 0.8 for j in kept if j < tracked)
-        if not (repeats or inside):
+        if parts_of_any:
+            wholes = [j for j in kept if areas[i] < _PART_AREA * areas[j]]
+        else:
+            wholes = [j for j in kept if j < tracked] if i >= tracked else []
+        part = any(_inside(boxes[i], boxes[j]) >= _PART_INSIDE for j in wholes)
+        if not (repeats or part):
             kept.append(i)
     return [people[i] for i in kept]
 
@@ -412,11 +584,13 @@ def _inside(box: np.ndarray, other: np.ndarray) -> float:
 
 
 def _weighted_nms(
-    corners: np.ndarray, keypoints: np.ndarray, scores: np.ndarray, threshold: float
+    corners: np.ndarray, keypoints: np.ndarray, scores: np.ndarray, threshold: float, confident: float = 0.0
 ) -> list[tuple[float, np.ndarray]]:
     """MediaPipe's weighted NMS: each cluster (IoU > threshold with its best box) is averaged by score.
 
     Returns (score of the best box, score-weighted keypoints (4, 2)) per cluster, best first.
+    A cluster whose best box reaches `confident` is averaged over its boxes that reach it too,
+    so weaker boxes let in for a second chance leave MediaPipe's own detections unchanged.
     """
     order = np.argsort(-scores, kind="stable")
     corners, keypoints, scores = corners[order], keypoints[order], scores[order]
@@ -433,6 +607,8 @@ def _weighted_nms(
         cluster = remaining[iou > threshold]
         if cluster.size == 0:
             cluster = remaining[:1]
+        if scores[best] >= confident:
+            cluster = cluster[scores[cluster] >= confident]
         weights = scores[cluster] / scores[cluster].sum()
         out.append((float(scores[best]), np.tensordot(weights, keypoints[cluster], axes=1)))
         remaining = remaining[iou <= threshold]

@@ -36,6 +36,9 @@ class EngineSettings:
     min_presence_confidence: float = 0.5
     min_tracking_confidence: float = 0.5
     segmentation: bool = False
+    search: bool = False
+    """Image mode: look for every person (small, distant, half-hidden), not only those the
+    detector finds in one glance at the whole image. Costs about 2-3x a plain pass."""
 
 
 class PoseEngine(Protocol):

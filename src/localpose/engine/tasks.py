@@ -20,6 +20,7 @@ import numpy as np
 
 from localpose.engine.settings import BUNDLE_ENTRIES, EngineSettings, RunningMode, VideoClock, check_rgb
 from localpose.errors import ModelUnavailableError
+from localpose.multiperson import search_people
 from localpose.result import PoseFrame
 from localpose.schema import NUM_LANDMARKS
 
@@ -143,7 +144,7 @@ class MediaPipeEngine:
             min_pose_detection_confidence=settings.min_detection_confidence,
             min_pose_presence_confidence=settings.min_presence_confidence,
             min_tracking_confidence=settings.min_tracking_confidence,
-            output_segmentation_masks=settings.segmentation,
+            output_segmentation_masks=settings.segmentation or self._searches(settings, mode),
         )
         try:
             self._landmarker = vision.PoseLandmarker.create_from_options(options)
@@ -153,11 +154,22 @@ class MediaPipeEngine:
         self.settings = settings
         self._clock = VideoClock()
 
+    @staticmethod
+    def _searches(settings: EngineSettings, mode: RunningMode) -> bool:
+        """Whether images are searched for people (`localpose.multiperson`; it needs masks)."""
+        return settings.search and mode == "image"
+
     def process(self, rgb: np.ndarray, timestamp_ms: int = 0) -> PoseFrame:
-        """Run the landmarker on one RGB uint8 image."""
+        """Run the landmarker on one RGB uint8 image (searched for people when settings say so)."""
+        check_rgb(rgb)
+        if self._searches(self.settings, self.mode):
+            return search_people(self._landmark, rgb, self.settings.num_poses, self.settings.segmentation)
+        return self._landmark(rgb, timestamp_ms)
+
+    def _landmark(self, rgb: np.ndarray, timestamp_ms: int = 0) -> PoseFrame:
+        """One run of the landmarker."""
         import mediapipe as mp
 
-        check_rgb(rgb)
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
         if self.mode == "video":
             timestamp_ms = self._clock.advance(timestamp_ms)
