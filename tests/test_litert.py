@@ -63,6 +63,17 @@ def test_detector_rebuilt_for_a_larger_input_sees_the_same_person(
     assert close.side == pytest.approx(usual.side, rel=0.1)
 
 
+def test_detector_keeps_a_few_input_shapes(model: ModelBundle) -> None:
+    """Each new image aspect builds a detector (~0.1 s, ~30 MB); the four most recent stay."""
+    model_bytes, _ = _bundle_networks(model.data)
+    detector = _Detector(model_bytes)
+    shapes = [(448, 32 * k) for k in (6, 7, 8, 9, 10)]
+    for shape in shapes:
+        detector.detect(np.zeros((100, 100, 3), np.uint8), 0.5, shape)
+    kept = list(detector._networks)
+    assert kept[0] == (224, 224) and kept[1:] == shapes[1:]
+
+
 def test_second_chance_detections_leave_confident_ones_unchanged(model: ModelBundle, data_dir: Path) -> None:
     """Weaker detections let in for the search come after MediaPipe's own ones, which stay as
     MediaPipe's weighted suppression makes them (the weaker boxes join no confident cluster)."""
