@@ -29,8 +29,8 @@ when ai-edge-litert is installed), ``mediapipe`` (MediaPipe Tasks' own PoseLandm
 """How to find several people in one image.
 
 ``single-pass``: one MediaPipe pass over the whole image (raw MediaPipe behaviour).
-``search``: the whole image, then zoomed regions not yet covered, then de-duplication
-(see `localpose.multiperson`). ``auto``: ``search`` when num_poses > 1 in image mode.
+``search``: look for everyone, small and half-hidden people too, at about 3x the time
+(docs/multiperson.md). ``auto``: ``search`` when num_poses > 1 in image mode.
 """
 
 
