@@ -56,7 +56,6 @@ _PART_AREA = 0.5  # ...in the image search, when also smaller than this fraction
 _SEARCH_LONG_SIDE = 2 * _DETECTOR_SIZE  # detector input: people look twice as large as at 224
 _SEARCH_SCORE_FACTOR = 0.3  # second-chance detections: down to 0.3x min_detection_confidence
 _SECOND_CHANCE_PRESENCE = 0.9  # ...kept when the mean landmark presence reaches this
-_REFRAME_IOU = 0.9  # below this overlap of detected and landmark-derived regions, look again
 _DETECTOR_SHAPES_KEPT = 4  # detector networks built for other input shapes, most recent first
 
 
@@ -469,11 +468,12 @@ class LiteRTEngine:
            min_detection_confidence are kept. A candidate that fills the frame (region side
            >= the image's long side) is larger than any person the detector learnt from at
            that scale: it is replaced by what the detector's usual 224x224 view finds.
-        2. Each candidate, most confident first, gets one landmark run. When the region the
-           landmarks give overlaps the detected one by less than IoU 0.9 (the person was
-           framed poorly), the landmarks run again on their own region, as tracking would.
-        3. A candidate below min_detection_confidence counts only when its landmarks are
-           confidently inside the image (mean presence >= 0.9): this drops faces in clutter.
+        2. Each candidate, most confident first, gets one landmark run. A weak (second-chance)
+           candidate gets a second run on the region its landmarks give, as tracking would:
+           a weak detection frames the person loosely (this raises their OKS on the COCO
+           photos by 0.06 on average). Confident ones are used as MediaPipe uses them.
+        3. A weak candidate counts only when its landmarks are confidently inside the image
+           (mean presence >= 0.9): this drops faces the detector sees in clutter.
         4. Repeats go (`_distinct`, best-framed first): OKS >= 0.5 with a kept person, or a box
            80% inside a kept person's box and less than half its area (a limb taken for a
            person; people behind others are usually about as large).
@@ -493,7 +493,7 @@ class LiteRTEngine:
                 break
             if any(roi.same_centre(seen) for seen in found_at):  # overlapping people stay apart
                 continue
-            person = self._framed(rgb, roi)
+            person = self._framed(rgb, roi, look_again=score < min_score)
             if person is None:
                 continue
             if score < min_score and person.mean_presence < _SECOND_CHANCE_PRESENCE:
@@ -504,10 +504,10 @@ class LiteRTEngine:
             people = [p for p in [*people, person] if any(p is k for k in kept)]
         return _to_pose_frame(people, (width, height), 0.0)
 
-    def _framed(self, rgb: np.ndarray, roi: Roi) -> _Person | None:
-        """The person in `roi`, looked at again in their own region when `roi` framed them poorly."""
+    def _framed(self, rgb: np.ndarray, roi: Roi, look_again: bool) -> _Person | None:
+        """The person in `roi`; with `look_again`, looked at again in the region their landmarks give."""
         person = self.landmarks(rgb, roi)
-        if person is None or person.framing >= _REFRAME_IOU:
+        if person is None or not look_again:
             return person
         return self.landmarks(rgb, person.next_roi()) or person
 
