@@ -21,6 +21,7 @@ from localpose.engine.litert import (
     ssd_anchors,
     without_outputs,
 )
+from localpose.errors import ModelUnavailableError
 from localpose.images import load_image
 from localpose.models import ModelBundle
 from localpose.video import read_frames
@@ -72,6 +73,21 @@ def test_detector_keeps_a_few_input_shapes(model: ModelBundle) -> None:
         detector.detect(np.zeros((100, 100, 3), np.uint8), 0.5, shape)
     kept = list(detector._networks)
     assert kept[0] == (224, 224) and kept[1:] == shapes[1:]
+
+
+def test_a_detector_that_cannot_change_its_input_keeps_its_own(
+    model: ModelBundle, golden_rgb: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another BlazePose detector (a user's .task) may not rebuild: the search still runs, on
+    the detector's own 224x224 view."""
+    import localpose.engine.litert as litert
+
+    def refuse(*_args: object) -> bytes:
+        raise ModelUnavailableError("LiteRT could not load the pose model: test")
+
+    monkeypatch.setattr(litert, "at_input_size", refuse)
+    engine = LiteRTEngine(model.data, EngineSettings(num_poses=5, search=True))
+    assert len(engine.process(golden_rgb)) == 1
 
 
 def test_second_chance_detections_leave_confident_ones_unchanged(model: ModelBundle, data_dir: Path) -> None:

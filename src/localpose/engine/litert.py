@@ -299,9 +299,12 @@ class _Detector:
         )
 
     def _network(self, shape: tuple[int, int]) -> tuple[_Network, np.ndarray]:
+        """The network for an input `shape` (the square one when this model cannot change it)."""
         if shape not in self._networks:
-            network = _Network(at_input_size(self._model, *shape))
-            self._networks[shape] = (network, ssd_anchors(shape))
+            try:
+                self._networks[shape] = (_Network(at_input_size(self._model, *shape)), ssd_anchors(shape))
+            except (ModelUnavailableError, ValueError, ImportError, AttributeError):
+                self._networks[shape] = self._networks[self.square_shape]
             while len(self._networks) > 1 + _DETECTOR_SHAPES_KEPT:  # the square one stays first
                 del self._networks[next(k for k in self._networks if k != self.square_shape)]
         self._networks.move_to_end(shape, last=shape != self.square_shape)
