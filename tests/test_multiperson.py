@@ -15,24 +15,11 @@ from localpose.models import ModelBundle
 from localpose.multiperson import drop_duplicate_people
 from localpose.options import EstimatorOptions
 from localpose.result import PoseFrame
-from localpose.schema import COCO17_SIGMAS, LANDMARK_INDEX
+from localpose.schema import COCO17_FROM_LANDMARKS, COCO17_SIGMAS
 
-BODY_JOINTS = (
-    "left_shoulder",
-    "right_shoulder",
-    "left_elbow",
-    "right_elbow",
-    "left_wrist",
-    "right_wrist",
-    "left_hip",
-    "right_hip",
-    "left_knee",
-    "right_knee",
-    "left_ankle",
-    "right_ankle",
-)
-"""The 12 body joints CrowdPose (first 12 of 14) and PoseTrack (last 12 of 17) label, as MediaPipe
-names them, in those datasets' order (COCO's, whose sigmas they share)."""
+BODY_JOINTS = list(COCO17_FROM_LANDMARKS[5:])
+"""MediaPipe's landmarks for the 12 body joints (shoulders to ankles, COCO's order) that
+CrowdPose (first 12 of 14) and PoseTrack (last 12 of 17) label in the same order."""
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +75,6 @@ def test_search_separates_overlapping_people(searcher, plain, data_dir: Path) ->
     """
     folder = data_dir / "images/crowdpose"
     truth = json.loads((folder / "crowdpose_keypoints.json").read_text())
-    body = [LANDMARK_INDEX[name] for name in BODY_JOINTS]
     sigmas = np.array(COCO17_SIGMAS[5:])  # shoulders .. ankles, in CrowdPose's order
     found = {"plain": 0, "search": 0}
     returned = 0
@@ -103,7 +89,7 @@ def test_search_separates_overlapping_people(searcher, plain, data_dir: Path) ->
                 best = max(
                     (
                         object_keypoint_similarity(
-                            frame.xy[i, body], joints[:, :2], joints[:, 2] > 0, area, sigmas
+                            frame.xy[i, BODY_JOINTS], joints[:, :2], joints[:, 2] > 0, area, sigmas
                         )
                         for i in range(len(frame))
                     ),
@@ -140,10 +126,9 @@ def test_a_person_filling_the_frame_is_found(searcher, data_dir: Path) -> None:
     joints = np.array(person["keypoints"], dtype=float).reshape(17, 3)[5:]  # shoulders .. ankles
     frame = searcher.estimate(folder / image["file_name"])
     assert len(frame) == 1
-    body = [LANDMARK_INDEX[name] for name in BODY_JOINTS]
     area = person["bbox"][2] * person["bbox"][3]
     oks = object_keypoint_similarity(
-        frame.xy[0, body], joints[:, :2], joints[:, 2] > 0, area, COCO17_SIGMAS[5:]
+        frame.xy[0, BODY_JOINTS], joints[:, :2], joints[:, 2] > 0, area, COCO17_SIGMAS[5:]
     )
     assert oks >= 0.8
 
