@@ -25,6 +25,7 @@ from localpose.result import PoseFrame
 __all__ = ["EstimatorPool", "RequestTimeoutError"]
 
 T = TypeVar("T")
+_WARM_UP_TIMEOUT_S = 120.0  # a worker that cannot start by then leaves the others ready anyway
 
 
 class RequestTimeoutError(LocalposeError):
@@ -40,10 +41,15 @@ class _WorkerState:
     limits: ClassVar[ImageLimits] = ImageLimits()
     runtime: ClassVar[RuntimeChoice] = "auto"
     estimators: ClassVar[OrderedDict] = OrderedDict()
+    started: ClassVar[Any] = None  # a Barrier the warm-up tasks meet at, one per worker
 
 
-def _init_worker(model: ModelBundle, limits: ImageLimits, runtime: RuntimeChoice) -> None:
+def _init_worker(model: ModelBundle, limits: ImageLimits, runtime: RuntimeChoice, started: Any) -> None:
+    """Set up a new worker and build its default estimator: a worker takes requests only once
+    this has run, so none pays for building the engine."""
     _WorkerState.model, _WorkerState.limits, _WorkerState.runtime = model, limits, runtime
+    _WorkerState.started = started
+    _estimator(EstimatorOptions())
 
 
 def _estimator(options: EstimatorOptions):
@@ -61,8 +67,12 @@ def _estimator(options: EstimatorOptions):
 
 
 def warm_up(_: int) -> bool:
-    """Load the default estimator (builds its engine) so the first request is fast."""
-    _estimator(EstimatorOptions())
+    """Wait until every worker runs one of these: then all have started and built their
+    default estimator (a worker waiting here takes no second one)."""
+    try:
+        _WorkerState.started.wait(timeout=_WARM_UP_TIMEOUT_S)
+    except threading.BrokenBarrierError:  # another worker never came: serve with those that did
+        return False
     return True
 
 
@@ -102,15 +112,16 @@ class EstimatorPool:
         context = multiprocessing.get_context("spawn")
         self.workers = workers
         self.capacity = workers + queue_size
+        started = context.Barrier(workers)
         self._executor = ProcessPoolExecutor(
-            workers, mp_context=context, initializer=_init_worker, initargs=(model, limits, runtime)
+            workers, mp_context=context, initializer=_init_worker, initargs=(model, limits, runtime, started)
         )
         self._in_flight = 0
         self._lock = threading.Lock()
         self.ready = False
 
     async def warm(self) -> None:
-        """Start every worker and build its default estimator; then the pool is ready."""
+        """Start the workers (each builds its default estimator first); then the pool is ready."""
         loop = asyncio.get_running_loop()
         await asyncio.gather(*(loop.run_in_executor(self._executor, warm_up, k) for k in range(self.workers)))
         self.ready = True
