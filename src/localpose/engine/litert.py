@@ -16,7 +16,9 @@ the constants of MediaPipe's pose detector and landmarks detector graphs:
              and its boxes that overlap a tracked ROI are dropped.
 
 In video mode a single person's landmarks pass MediaPipe's own One Euro filter, as MediaPipe
-Tasks does (several people are returned unfiltered, also as Tasks does).
+Tasks does (several people are returned unfiltered, also as Tasks does). In image mode with
+`EngineSettings.search` the engine looks for everyone, detector first (`LiteRTEngine._search`,
+docs/multiperson.md): something MediaPipe's closed graph cannot do.
 Why: the networks are most of the cost, and MediaPipe's graph around them adds ~30% more
 work per frame; here the graph costs well under a millisecond.
 """
@@ -340,7 +342,8 @@ class _Detector:
         tensor = (letterboxed.astype(np.float32) - 127.5) / 127.5
         boxes, scores = network.run(tensor[None], (self.roles["boxes"], self.roles["scores"]))
         scores = _sigmoid(scores[0, :, 0])
-        keep = np.flatnonzero(scores >= min(min_score, second_chance or min_score))
+        lowest = min_score if second_chance is None else min(min_score, second_chance)
+        keep = np.flatnonzero(scores >= lowest)
         if keep.size == 0:
             return []
         raw = boxes[0, keep]
