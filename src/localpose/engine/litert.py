@@ -327,9 +327,10 @@ class _Detector:
         """
         network, anchors = self._network(shape or self.square_shape)
         height, width = rgb.shape[:2]
-        dims = np.array(network.input_shape, dtype=np.float64)
-        scale = min(dims[0] / width, dims[1] / height)
-        pad = (dims - np.array([width, height]) * scale) / 2
+        input_width, input_height = network.input_shape
+        scale = min(input_width / width, input_height / height)
+        pad = np.array([(input_width - width * scale) / 2, (input_height - height * scale) / 2])
+        dims = np.array(network.input_shape, dtype=np.float32)  # decoding stays in float32
         matrix = np.array([[scale, 0, pad[0]], [0, scale, pad[1]]], dtype=np.float64)
         letterboxed = cv2.warpAffine(
             rgb,
