@@ -22,6 +22,15 @@ BODY_JOINTS = list(COCO17_FROM_LANDMARKS[5:])
 CrowdPose (first 12 of 14) and PoseTrack (last 12 of 17) label in the same order."""
 
 
+def _body_oks(frame: PoseFrame, person: int, joints: np.ndarray, bbox: list[float]) -> float:
+    """OKS of one found person over the 12 body joints (x, y, v rows), box area as scale."""
+    visible = joints[:, 2] > 0
+    area = bbox[2] * bbox[3]
+    return object_keypoint_similarity(
+        frame.xy[person, BODY_JOINTS], joints[:, :2], visible, area, COCO17_SIGMAS[5:]
+    )
+
+
 @pytest.fixture(scope="module")
 def searcher(model: ModelBundle):
     with PoseEstimator(EstimatorOptions(num_poses=10), model) as estimator:
@@ -75,7 +84,6 @@ def test_search_separates_overlapping_people(searcher, plain, data_dir: Path) ->
     """
     folder = data_dir / "images/crowdpose"
     truth = json.loads((folder / "crowdpose_keypoints.json").read_text())
-    sigmas = np.array(COCO17_SIGMAS[5:])  # shoulders .. ankles, in CrowdPose's order
     found = {"plain": 0, "search": 0}
     returned = 0
     for image in truth["images"]:
@@ -85,15 +93,8 @@ def test_search_separates_overlapping_people(searcher, plain, data_dir: Path) ->
             returned += len(frame) if name == "search" else 0
             for person in people:
                 joints = np.array(person["keypoints"], dtype=float).reshape(14, 3)[:12]
-                area = person["bbox"][2] * person["bbox"][3]
                 best = max(
-                    (
-                        object_keypoint_similarity(
-                            frame.xy[i, BODY_JOINTS], joints[:, :2], joints[:, 2] > 0, area, sigmas
-                        )
-                        for i in range(len(frame))
-                    ),
-                    default=0.0,
+                    (_body_oks(frame, i, joints, person["bbox"]) for i in range(len(frame))), default=0.0
                 )
                 found[name] += best > 0.5
     assert found == {"plain": 2, "search": 4}
@@ -126,10 +127,7 @@ def test_a_person_filling_the_frame_is_found(searcher, data_dir: Path) -> None:
     joints = np.array(person["keypoints"], dtype=float).reshape(17, 3)[5:]  # shoulders .. ankles
     frame = searcher.estimate(folder / image["file_name"])
     assert len(frame) == 1
-    area = person["bbox"][2] * person["bbox"][3]
-    oks = object_keypoint_similarity(
-        frame.xy[0, BODY_JOINTS], joints[:, :2], joints[:, 2] > 0, area, COCO17_SIGMAS[5:]
-    )
+    oks = _body_oks(frame, 0, joints, person["bbox"])
     assert oks >= 0.8
 
 

@@ -137,6 +137,8 @@ class MediaPipeEngine:
         from mediapipe.tasks.python import BaseOptions, vision
 
         running_mode = {"image": vision.RunningMode.IMAGE, "video": vision.RunningMode.VIDEO}[mode]
+        # Images are searched for people by painting found ones out (localpose.multiperson): masks needed.
+        self._searches_images = settings.search and mode == "image"
         options = vision.PoseLandmarkerOptions(
             base_options=BaseOptions(model_asset_buffer=task_bundle),
             running_mode=running_mode,
@@ -144,7 +146,7 @@ class MediaPipeEngine:
             min_pose_detection_confidence=settings.min_detection_confidence,
             min_pose_presence_confidence=settings.min_presence_confidence,
             min_tracking_confidence=settings.min_tracking_confidence,
-            output_segmentation_masks=settings.segmentation or self._searches(settings, mode),
+            output_segmentation_masks=settings.segmentation or self._searches_images,
         )
         try:
             self._landmarker = vision.PoseLandmarker.create_from_options(options)
@@ -154,15 +156,10 @@ class MediaPipeEngine:
         self.settings = settings
         self._clock = VideoClock()
 
-    @staticmethod
-    def _searches(settings: EngineSettings, mode: RunningMode) -> bool:
-        """Whether images are searched for people (`localpose.multiperson`; it needs masks)."""
-        return settings.search and mode == "image"
-
     def process(self, rgb: np.ndarray, timestamp_ms: int = 0) -> PoseFrame:
         """Run the landmarker on one RGB uint8 image (searched for people when settings say so)."""
         check_rgb(rgb)
-        if self._searches(self.settings, self.mode):
+        if self._searches_images:
             return search_people(self._landmark, rgb, self.settings.num_poses, self.settings.segmentation)
         return self._landmark(rgb, timestamp_ms)
 
