@@ -19,6 +19,7 @@ __all__ = [
     "RuntimeChoice",
     "check_runtime",
     "default_cache_dir",
+    "default_workers",
 ]
 
 MultiPersonMode = Literal["auto", "search", "single-pass"]
@@ -88,6 +89,11 @@ class ImageLimits:
     def __post_init__(self) -> None:
         if self.max_bytes <= 0 or self.max_pixels <= 0:
             raise InvalidOptionError("image limits must be positive")
+
+
+def default_workers() -> int:
+    """Worker processes by default: the cores this process may use."""
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
 def default_cache_dir(environ: Mapping[str, str] | None = None) -> Path:

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import argparse
 
-from localpose.bench import analysis, images, serve, video
+from localpose.bench import analysis, folder, images, serve, video
 
 __all__ = ["BENCHMARKS", "register"]
 
-BENCHMARKS: tuple = (analysis, images, serve, video)
+BENCHMARKS: tuple = (analysis, folder, images, serve, video)
 
 
 def register(commands: argparse._SubParsersAction) -> None:

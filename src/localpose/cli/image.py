@@ -11,12 +11,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from localpose.batch import BatchOptions, estimate_files, overlay_file_suffix
 from localpose.cli.common import add_estimator_arguments, comma_list, estimator_options, model_options
-from localpose.draw import draw_poses
-from localpose.errors import InvalidInputError
 from localpose.estimate import PoseEstimator
 from localpose.export import coco_results, frame_to_dict, write_csv
-from localpose.images import load_image
 from localpose.result import PoseFrame
 
 __all__ = ["IMAGE_SUFFIXES", "register"]
@@ -46,9 +44,24 @@ def register(commands: argparse._SubParsersAction) -> None:
         "coco (coco_results.json); default json",
     )
     parser.add_argument("--draw", action="store_true", help="also write <name>.overlay.jpg/.png")
+    parser.add_argument(
+        "-w",
+        "--workers",
+        type=_workers,
+        default=0,
+        help="worker processes at most (default: all cores; one per 8 images, so small batches "
+        "run in this process)",
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     add_estimator_arguments(parser)
     parser.set_defaults(handler=run)
+
+
+def _workers(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 (all cores) or more, got {text}")
+    return value
 
 
 @dataclass
@@ -90,10 +103,9 @@ def _coco_image_id(item: _Input) -> int | str:
 class _Outputs:
     out: Path | None
     formats: tuple[str, ...]
-    draw: bool
     results: list[tuple[_Input, PoseFrame]] = field(default_factory=list)
 
-    def add(self, item: _Input, frame: PoseFrame, rgb) -> None:
+    def add(self, item: _Input, frame: PoseFrame, overlay: bytes | None) -> None:
         self.results.append((item, frame))
         if self.out is None:
             print(json.dumps(frame_to_dict(frame, source=str(item.path)), separators=(",", ":")))
@@ -103,8 +115,8 @@ class _Outputs:
         if "json" in self.formats:
             document = frame_to_dict(frame, source=str(item.path))
             target.with_name(target.name + ".json").write_text(json.dumps(document, indent=1) + "\n")
-        if self.draw:
-            _write_overlay(target, item.path, rgb, frame)
+        if overlay is not None:
+            target.with_name(target.name + ".overlay" + overlay_file_suffix(item.path)).write_bytes(overlay)
 
     def finish(self) -> None:
         if self.out is None:
@@ -119,16 +131,6 @@ class _Outputs:
             (self.out / "coco_results.json").write_text(json.dumps(entries) + "\n")
 
 
-def _write_overlay(target: Path, source: Path, rgb, frame: PoseFrame) -> None:
-    from PIL import Image
-
-    drawn = Image.fromarray(draw_poses(rgb, frame))
-    if source.suffix.lower() in (".jpg", ".jpeg"):
-        drawn.save(target.with_name(target.name + ".overlay.jpg"), quality=92)
-    else:
-        drawn.save(target.with_name(target.name + ".overlay.png"))
-
-
 def run(args: argparse.Namespace) -> int:
     from localpose.cli import EXIT_FAILED_INPUTS, EXIT_OK
 
@@ -138,22 +140,23 @@ def run(args: argparse.Namespace) -> int:
         print(f"localpose: {message}", file=sys.stderr)
     if not inputs:
         return EXIT_FAILED_INPUTS
-    outputs = _Outputs(args.out, formats, args.draw)
+    outputs = _Outputs(args.out, formats)
     failures = len(problems)
     people = 0
     with PoseEstimator(estimator_options(args), model_options(args)) as estimator:
         started = time.perf_counter()
-        bar = tqdm(inputs, unit="img", disable=args.quiet or None, file=sys.stderr, leave=False)
-        for item in bar:
-            try:
-                rgb = load_image(item.path, estimator.limits)
-                frame = estimator.estimate(rgb)
-            except InvalidInputError as exc:
+        batch = BatchOptions(workers=args.workers, overlay=args.draw and args.out is not None)
+        outcomes = estimate_files([item.path for item in inputs], estimator, batch)
+        bar = tqdm(total=len(inputs), unit="img", disable=args.quiet or None, file=sys.stderr, leave=False)
+        for item, outcome in zip(inputs, outcomes, strict=True):
+            bar.update()
+            if outcome.frame is None:
                 failures += 1
-                bar.write(f"localpose: {item.path}: {exc}", file=sys.stderr)
+                bar.write(f"localpose: {item.path}: {outcome.error}", file=sys.stderr)
                 continue
-            people += len(frame)
-            outputs.add(item, frame, rgb)
+            people += len(outcome.frame)
+            outputs.add(item, outcome.frame, outcome.overlay)
+        bar.close()
         elapsed = time.perf_counter() - started
         outputs.finish()
         model_name = estimator.model.name

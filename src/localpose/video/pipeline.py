@@ -17,7 +17,6 @@ import contextlib
 import itertools
 import logging
 import multiprocessing
-import os
 import queue
 import threading
 import time
@@ -31,7 +30,7 @@ import numpy as np
 from localpose.errors import InvalidOptionError, InvalidVideoError
 from localpose.estimate import VideoPoseEstimator
 from localpose.models import ModelBundle, load_model
-from localpose.options import EstimatorOptions, ModelOptions
+from localpose.options import EstimatorOptions, ModelOptions, default_workers
 from localpose.result import PoseFrame
 from localpose.smooth import SmoothingOptions, smooth_tracks
 from localpose.track import PoseTracker, TrackerOptions
@@ -59,11 +58,6 @@ CSV (and each person's angles added to the JSON Lines)."""
 
 MP4_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower")
 """x264 presets accepted for the annotated MP4, fastest first."""
-
-
-def default_workers() -> int:
-    """Worker processes by default: the cores this process may use."""
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)
