@@ -2,13 +2,16 @@
 
 import io
 import json
+import multiprocessing
+import os
 import shutil
+import signal
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from localpose import EstimatorOptions, InvalidOptionError, PoseEstimator
+from localpose import EstimatorOptions, InvalidOptionError, LocalposeError, PoseEstimator
 from localpose.batch import IMAGES_PER_WORKER, BatchOptions, estimate_files
 from localpose.cli import EXIT_FAILED_INPUTS, main
 
@@ -89,3 +92,14 @@ def test_bench_folder_writes_json(tmp_path, data_dir, model_cache, monkeypatch, 
     for run in report["runs"].values():
         assert run["people_found"] == 16 and run["images_per_s"] > 0  # one person in each photo
     assert report["runs"]["mediapipe"]["speedup_vs_mediapipe"] == 1.0
+
+
+def test_a_worker_killed_midway_is_one_clear_error(many_files, model):
+    """What the kernel's out-of-memory killer does to a worker: the batch stops with a LocalposeError."""
+    with PoseEstimator(EstimatorOptions(), model) as estimator:
+        outcomes = estimate_files(many_files * 4, estimator, BatchOptions(workers=2))
+        assert next(outcomes).ok
+        for child in multiprocessing.active_children():
+            os.kill(child.pid, signal.SIGKILL)
+        with pytest.raises(LocalposeError, match="worker process stopped unexpectedly"):
+            list(outcomes)

@@ -13,12 +13,13 @@ import multiprocessing
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from localpose.errors import InvalidInputError, InvalidOptionError
+from localpose.errors import InvalidInputError, InvalidOptionError, LocalposeError
 from localpose.estimate import PoseEstimator
 from localpose.models import ModelBundle
 from localpose.options import EstimatorOptions, ImageLimits, default_workers
@@ -120,7 +121,8 @@ def estimate_files(
 
     `estimator` runs small batches here; for larger ones its options, model and limits are
     given to worker processes (`BatchOptions.workers_for`). Files that are not usable images
-    come back with `error` set; every other exception is raised.
+    come back with `error` set; every other exception is raised (`LocalposeError` when a
+    worker process dies).
     """
     batch = batch or BatchOptions()
     workers = batch.workers_for(len(paths))
@@ -140,6 +142,10 @@ def estimate_files(
                     yield pending.popleft().result()
             while pending:
                 yield pending.popleft().result()
+        except BrokenProcessPool as exc:
+            raise LocalposeError(
+                "a worker process stopped unexpectedly (out of memory?); try fewer workers"
+            ) from exc
         finally:
             for future in pending:
                 future.cancel()
