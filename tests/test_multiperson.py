@@ -171,3 +171,16 @@ def test_duplicates_are_dropped_by_oks() -> None:
     kept = drop_duplicate_people(frame)
     assert len(kept) == 2
     assert sorted(kept.score.tolist()) == pytest.approx([0.7, 0.9])  # the better twin stays
+
+
+def test_bench_images_writes_json(data_dir: Path, model_cache: Path, tmp_path: Path) -> None:
+    from localpose.cli import main
+
+    out = tmp_path / "bench.json"
+    argv = ["bench", "images", "--coco", str(data_dir / "images/coco"), "--repeat", "1", "-o", str(out)]
+    assert main([*argv, "--model-cache", str(model_cache)]) == 0
+    report = json.loads(out.read_text())
+    assert report["model"]["name"] == "full" and len(report["model"]["sha256"]) == 64
+    assert list(report["runs"]) == ["plain", "search", "mediapipe"]
+    assert [report["runs"][name]["found"] for name in report["runs"]] == [4, 9, 4]
+    assert {"time_ratio_to_plain", "time_ratio_to_mediapipe"} <= set(report["runs"]["search"])

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from localpose.options import ModelOptions
+
 __all__ = ["PeopleScore", "register", "run_benchmark", "score_people"]
 
 MIN_KEYPOINTS = 5
@@ -98,6 +100,8 @@ def score_people(frames: dict[int, object], truth: dict) -> PeopleScore:
 
 
 def register(benches: argparse._SubParsersAction) -> None:
+    from localpose.cli.common import add_model_arguments
+
     parser = benches.add_parser("images", help="plain pass vs multi-person search on COCO photos")
     parser.add_argument(
         "--coco",
@@ -108,6 +112,7 @@ def register(benches: argparse._SubParsersAction) -> None:
     parser.add_argument("-n", "--num-poses", type=int, default=10, help="people asked for (default 10)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per image; the fastest is kept")
     parser.add_argument("-o", "--out", type=Path, default=Path("bench-images.json"), metavar="JSON")
+    add_model_arguments(parser)
     parser.set_defaults(handler=_run)
 
 
@@ -127,8 +132,11 @@ def _side_by_side(estimators: dict, images: dict, repeat: int) -> tuple[dict, di
     return frames, times
 
 
-def run_benchmark(folder: Path, num_poses: int = 10, repeat: int = 3) -> dict:
-    """The contenders on every annotated photo in `folder`; JSON-ready results.
+def run_benchmark(
+    folder: Path, num_poses: int = 10, repeat: int = 3, model_options: ModelOptions | None = None
+) -> dict:
+    """The contenders on every annotated photo in `folder`; JSON-ready results (on the
+    bundled model, or the one `model_options` names).
 
     MediaPipe Tasks runs in a round of its own: its graph threads keep a core busy for a
     while after each call, which would slow whichever contender ran next.
@@ -140,7 +148,7 @@ def run_benchmark(folder: Path, num_poses: int = 10, repeat: int = 3) -> dict:
 
     truth = json.loads((folder / "coco_person_keypoints.json").read_text())
     images = {i["id"]: load_image(folder / i["file_name"]) for i in truth["images"]}
-    model = load_model()
+    model = load_model(model_options)
     rounds = (
         {"plain": ("single-pass", "auto"), "search": ("search", "auto")},
         {"mediapipe": ("single-pass", "mediapipe")},
@@ -172,7 +180,13 @@ def run_benchmark(folder: Path, num_poses: int = 10, repeat: int = 3) -> dict:
         runs["search"][f"time_ratio_to_{name}"] = round(
             runs["search"]["ms_per_image"] / runs[name]["ms_per_image"], 2
         )
-    return {"benchmark": "images", "folder": str(folder), "num_poses": num_poses, "runs": runs}
+    return {
+        "benchmark": "images",
+        "folder": str(folder),
+        "model": {"name": model.name, "sha256": model.sha256},
+        "num_poses": num_poses,
+        "runs": runs,
+    }
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -183,8 +197,11 @@ def _run(args: argparse.Namespace) -> int:
     if folder is None:
         print("localpose: bench images needs --coco FOLDER", file=sys.stderr)
         return EXIT_USAGE
-    results = run_benchmark(folder, args.num_poses, args.repeat)
+    from localpose.cli.common import model_options
+
+    results = run_benchmark(folder, args.num_poses, args.repeat, model_options(args))
     args.out.write_text(json.dumps(results, indent=1) + "\n")
+    print(f"model {results['model']['name']}")
     print(f"{'run':9} {'recall':>7} {'found':>9} {'dups':>5} {'mean OKS':>9} {'ms/image':>9}")
     for name, r in results["runs"].items():
         print(
