@@ -103,6 +103,39 @@ def test_second_chance_detections_leave_confident_ones_unchanged(model: ModelBun
     assert all(score < 0.5 for score, _ in both[len(confident) :])
 
 
+def test_weak_candidates_are_looked_at_again_only_when_their_region_moves(
+    model: ModelBundle, data_dir: Path
+) -> None:
+    """A second landmark run on the region the first run's landmarks give, unless that region
+    is nearly the one used (IoU >= 0.9). Both cases occur among the COCO photos' candidates."""
+    engine = LiteRTEngine(model.data, EngineSettings(num_poses=10, search=True))
+    first_runs = engine.landmarks
+    runs: list[float] = []
+
+    def counted(rgb, roi):
+        runs.append(roi.side)
+        return first_runs(rgb, roi)
+
+    engine.landmarks = counted
+    seen = {"again": 0, "once": 0}
+    for photo in sorted((data_dir / "images/coco").glob("*.jpg")):
+        rgb = load_image(photo)
+        shape = search_input_shape(rgb.shape[1], rgb.shape[0])
+        for score, roi in engine._detector.detect(rgb, 0.5, shape, second_chance=0.15):
+            if score >= 0.5:
+                continue
+            first = first_runs(rgb, roi)
+            runs.clear()
+            person = engine._framed(rgb, roi, look_again=True)
+            if first is None:
+                assert person is None and len(runs) == 1
+                continue
+            expected = 1 if first.framing >= 0.9 else 2
+            assert len(runs) == expected
+            seen["once" if expected == 1 else "again"] += 1
+    assert seen["once"] >= 1 and seen["again"] >= 1, seen
+
+
 def test_pruned_landmark_network_gives_identical_outputs(model: ModelBundle, golden_rgb: np.ndarray) -> None:
     """Dropping the segmentation head changes nothing else, bit for bit."""
     _, landmarks = _bundle_networks(model.data)

@@ -58,6 +58,7 @@ _PART_AREA = 0.5  # ...in the image search, when also smaller than this fraction
 _SEARCH_LONG_SIDE = 2 * _DETECTOR_SIZE  # detector input: people look twice as large as at 224
 _SEARCH_SCORE_FACTOR = 0.3  # second-chance detections: down to 0.3x min_detection_confidence
 _SECOND_CHANCE_PRESENCE = 0.9  # ...kept when the mean landmark presence reaches this
+_WELL_FRAMED = 0.9  # ...and looked at again unless their landmarks' region has IoU >= this with it
 _DETECTOR_SHAPES_KEPT = 4  # detector networks built for other input shapes, most recent first
 
 
@@ -476,9 +477,10 @@ class LiteRTEngine:
            >= the image's long side) is larger than any person the detector learnt from at
            that scale: it is replaced by what the detector's usual 224x224 view finds.
         2. Each candidate, most confident first, gets one landmark run. A weak (second-chance)
-           candidate gets a second run on the region its landmarks give, as tracking would:
-           a weak detection frames the person loosely (this raises their OKS on the COCO
-           photos by 0.06 on average). Confident ones are used as MediaPipe uses them.
+           candidate gets a second run on the region its landmarks give, as tracking would,
+           unless that region is nearly the one used (IoU >= 0.9): a weak detection frames
+           the person loosely (this raises their OKS on the COCO photos by 0.06 on average).
+           Confident ones are used as MediaPipe uses them.
         3. A weak candidate counts only when its landmarks are confidently inside the image
            (mean presence >= 0.9): this drops faces the detector sees in clutter.
         4. Repeats go (`_distinct`, best-framed first): OKS >= 0.5 with a kept person, or a box
@@ -512,9 +514,10 @@ class LiteRTEngine:
         return _to_pose_frame(people, (width, height), 0.0)
 
     def _framed(self, rgb: np.ndarray, roi: Roi, look_again: bool) -> _Person | None:
-        """The person in `roi`; with `look_again`, looked at again in the region their landmarks give."""
+        """The person in `roi`; with `look_again`, looked at again in the region their landmarks
+        give, unless that region is nearly the one used (nothing to gain from a second run)."""
         person = self.landmarks(rgb, roi)
-        if person is None or not look_again:
+        if person is None or not look_again or person.framing >= _WELL_FRAMED:
             return person
         return self.landmarks(rgb, person.next_roi()) or person
 
