@@ -87,7 +87,7 @@ def test_bench_folder_writes_json(tmp_path, data_dir, model_cache, monkeypatch, 
     argv = ["bench", "folder", str(folder), "--images", "16", "-w", "2", "--repeat", "1", "-o", str(out)]
     assert main(argv) == 0
     report = json.loads(out.read_text())
-    assert report["images"] == 16 and report["distinct_images"] == 2
+    assert report["images"] == 16 and report["distinct_images"] == 2 and report["model"]["name"] == "full"
     assert list(report["runs"]) == ["mediapipe", "localpose_1_worker", "localpose_2_workers"]
     for run in report["runs"].values():
         assert run["people_found"] == 16 and run["images_per_s"] > 0  # one person in each photo

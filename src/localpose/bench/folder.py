@@ -18,12 +18,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from localpose.options import ModelOptions
+
 __all__ = ["register", "run_benchmark"]
 
 _SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 
 
 def register(benches: argparse._SubParsersAction) -> None:
+    from localpose.cli.common import add_model_arguments
     from localpose.options import default_workers
 
     parser = benches.add_parser(
@@ -42,6 +45,7 @@ def register(benches: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--repeat", type=int, default=2, help="runs per contender; the fastest is kept")
     parser.add_argument("-o", "--out", type=Path, default=Path("bench-folder.json"), metavar="JSON")
+    add_model_arguments(parser)
     parser.set_defaults(handler=_run)
 
 
@@ -57,8 +61,16 @@ def _timed(run: Callable[[object], int], estimator: object) -> tuple[float, int]
     return time.perf_counter() - started, people
 
 
-def run_benchmark(folder: Path, images: int, num_poses: int, workers: int, repeat: int) -> dict:
-    """Images per second of each contender on `images` files from `folder`; JSON-ready."""
+def run_benchmark(
+    folder: Path,
+    images: int,
+    num_poses: int,
+    workers: int,
+    repeat: int,
+    model_options: ModelOptions | None = None,
+) -> dict:
+    """Images per second of each contender on `images` files from `folder`; JSON-ready (on the
+    bundled model, or the one `model_options` names)."""
     from localpose.batch import BatchOptions, estimate_files
     from localpose.estimate import PoseEstimator
     from localpose.models import load_model
@@ -67,7 +79,7 @@ def run_benchmark(folder: Path, images: int, num_poses: int, workers: int, repea
     files = _files(folder, images)
     if not files:
         raise FileNotFoundError(f"no photos in {folder}")
-    model = load_model()
+    model = load_model(model_options)
 
     def run_localpose(workers: int) -> Callable[[PoseEstimator], int]:
         batch = BatchOptions(workers=workers)
@@ -107,6 +119,7 @@ def run_benchmark(folder: Path, images: int, num_poses: int, workers: int, repea
         "folder": str(folder),
         "images": len(files),
         "distinct_images": len(set(files)),
+        "model": {"name": model.name, "sha256": model.sha256},
         "num_poses": num_poses,
         "runs": {name: runs[name] for name in ("mediapipe", *(n for n in runs if n != "mediapipe"))},
     }
@@ -115,18 +128,24 @@ def run_benchmark(folder: Path, images: int, num_poses: int, workers: int, repea
 def _run(args: argparse.Namespace) -> int:
     from localpose.bench import shared_data
     from localpose.cli import EXIT_OK, EXIT_USAGE
+    from localpose.cli.common import model_options
 
     folder = args.folder or shared_data("images")
     if folder is None or not folder.is_dir():
         print("localpose: bench folder needs a FOLDER of photos", file=sys.stderr)
         return EXIT_USAGE
     try:
-        results = run_benchmark(folder, args.images, args.num_poses, args.workers, args.repeat)
+        results = run_benchmark(
+            folder, args.images, args.num_poses, args.workers, args.repeat, model_options(args)
+        )
     except FileNotFoundError as exc:
         print(f"localpose: {exc}", file=sys.stderr)
         return EXIT_USAGE
     args.out.write_text(json.dumps(results, indent=1) + "\n")
-    print(f"{results['images']} photos ({results['distinct_images']} distinct), num_poses={args.num_poses}")
+    print(
+        f"{results['images']} photos ({results['distinct_images']} distinct), "
+        f"num_poses={args.num_poses}, model {results['model']['name']}"
+    )
     print(f"{'run':22} {'images/s':>9} {'people':>7} {'vs mediapipe':>13}")
     for name, r in results["runs"].items():
         speedup = r["speedup_vs_mediapipe"]
