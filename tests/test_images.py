@@ -118,3 +118,13 @@ def test_byte_limit(small_rgb, tmp_path):
     path.write_bytes(data)
     with pytest.raises(ImageTooLargeError, match="bytes"):
         load_image(path, limits)
+
+
+def test_unreadable_paths_are_invalid_images(tmp_path):
+    """A missing file or a folder is the caller's bad input, not an OSError from deep inside."""
+    with pytest.raises(InvalidImageError, match=r"cannot read .*missing\.jpg: No such file"):
+        load_image(tmp_path / "missing.jpg")
+    folder = tmp_path / "photo.jpg"
+    folder.mkdir()
+    with pytest.raises(InvalidImageError, match=r"cannot read .*photo\.jpg: Is a directory"):
+        load_image(folder)

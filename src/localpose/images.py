@@ -36,11 +36,12 @@ def load_image(source: ImageSource, limits: ImageLimits | None = None) -> np.nda
     path = Path(source)
     try:
         size = path.stat().st_size
+        if size > limits.max_bytes:
+            raise ImageTooLargeError(f"{path} is {size} bytes, over the limit of {limits.max_bytes}")
+        data = path.read_bytes()  # a folder, no permission, or gone since stat: all OSError
     except OSError as exc:
         raise InvalidImageError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    if size > limits.max_bytes:
-        raise ImageTooLargeError(f"{path} is {size} bytes, over the limit of {limits.max_bytes}")
-    return decode_image(path.read_bytes(), limits)
+    return decode_image(data, limits)
 
 
 def decode_image(data: bytes, limits: ImageLimits | None = None) -> np.ndarray:
