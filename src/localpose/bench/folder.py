@@ -4,7 +4,8 @@ Contenders on the same list of files (read and decoded every time, as a user's b
   mediapipe   MediaPipe Tasks' PoseLandmarker in a loop over the files, one process (what a
               script on MediaPipe's own Python API does);
   1 worker    `estimate_files` in this process;
-  N workers   `estimate_files` over N worker processes (start-up included).
+  N workers   `estimate_files` over N worker processes (start-up included; N is what
+              `localpose image -w N` would start for a batch this size).
 The two localpose runs alternate `--repeat` times, then MediaPipe runs in a round of its own
 (its graph threads keep a core busy for a while after each call); the fastest run is kept.
 """
@@ -90,10 +91,10 @@ def run_benchmark(
     def run_mediapipe(estimator: PoseEstimator) -> int:
         return sum(len(estimator.estimate(path)) for path in files)
 
-    localpose = {
-        "localpose_1_worker": run_localpose(1),
-        f"localpose_{workers}_workers": run_localpose(workers),
-    }
+    localpose = {"localpose_1_worker": run_localpose(1)}
+    workers = BatchOptions(workers=workers).workers_for(len(files))  # what a batch this size gets
+    if workers > 1:
+        localpose[f"localpose_{workers}_workers"] = run_localpose(workers)
     rounds = (("auto", localpose), ("mediapipe", {"mediapipe": run_mediapipe}))
     best: dict[str, float] = {}
     people: dict[str, int] = {}
