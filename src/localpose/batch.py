@@ -21,6 +21,7 @@ import numpy as np
 
 from localpose.errors import InvalidInputError, InvalidOptionError, LocalposeError
 from localpose.estimate import PoseEstimator
+from localpose.images import load_image
 from localpose.models import ModelBundle
 from localpose.options import EstimatorOptions, ImageLimits, default_workers
 from localpose.result import PoseFrame
@@ -85,8 +86,6 @@ def _encode_overlay(rgb: np.ndarray, frame: PoseFrame, path: Path) -> bytes:
 
 
 def _estimate_one(estimator: PoseEstimator, path: Path, overlay: bool) -> ImageOutcome:
-    from localpose.images import load_image
-
     try:
         rgb = load_image(path, estimator.limits)
         frame = estimator.estimate(rgb)

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from localpose.options import ModelOptions
+from localpose.options import ModelOptions, default_workers
 
 __all__ = ["register", "run_benchmark"]
 
@@ -28,7 +28,6 @@ _SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 
 def register(benches: argparse._SubParsersAction) -> None:
     from localpose.cli.common import add_model_arguments
-    from localpose.options import default_workers
 
     parser = benches.add_parser(
         "folder", help="a folder of photos: MediaPipe's loop vs localpose on 1 and N workers, images/s"

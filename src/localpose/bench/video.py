@@ -28,7 +28,7 @@ DEFAULT_VIDEO = "videos/pushup_side.mp4"
 
 
 def register(benches: argparse._SubParsersAction) -> None:
-    from localpose.video import default_workers
+    from localpose.options import default_workers
 
     parser = benches.add_parser(
         "video", help="seed loop vs localpose on 1 and all workers, end-to-end frames/s and RSS"

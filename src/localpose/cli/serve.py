@@ -8,13 +8,9 @@ import sys
 from pathlib import Path
 
 from localpose.cli.common import add_model_arguments, add_runtime_argument, model_options
-from localpose.options import ImageLimits
+from localpose.options import ImageLimits, default_workers
 
 __all__ = ["register"]
-
-
-def _cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -36,7 +32,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         "-w",
         "--workers",
         type=int,
-        default=_cores(),
+        default=default_workers(),
         help="estimator processes (default: cores, %(default)s)",
     )
     parser.add_argument(

@@ -51,7 +51,8 @@ def add_smoothing_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    from localpose.video import MP4_PRESETS, OUTPUT_KINDS, default_workers
+    from localpose.options import default_workers
+    from localpose.video import MP4_PRESETS, OUTPUT_KINDS
 
     parser = commands.add_parser(
         "video",
