@@ -28,16 +28,24 @@ def networks_dir() -> Path:
     return folder
 
 
-@pytest.fixture(scope="session", params=["lite", "heavy"])
-def task_file(request, networks_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """pose_landmarker_<lite|heavy>.task, as a user would download it."""
+@pytest.fixture(scope="session")
+def task_files(networks_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """pose_landmarker_<lite|heavy>.task, as a user would download them, built once."""
     from localpose.engine.tasks import build_task_bundle, find_wheel_model_files
 
     detector = find_wheel_model_files().detector.read_bytes()
-    landmarks = (networks_dir / f"pose_landmark_{request.param}.tflite").read_bytes()
-    path = tmp_path_factory.mktemp("models") / f"pose_landmarker_{request.param}.task"
-    path.write_bytes(build_task_bundle(detector, landmarks))
-    return path
+    folder = tmp_path_factory.mktemp("models")
+    files = {}
+    for name in ("lite", "heavy"):
+        files[name] = folder / f"pose_landmarker_{name}.task"
+        landmarks = (networks_dir / f"pose_landmark_{name}.tflite").read_bytes()
+        files[name].write_bytes(build_task_bundle(detector, landmarks))
+    return files
+
+
+@pytest.fixture(params=["lite", "heavy"])
+def task_file(request, task_files: dict[str, Path]) -> Path:
+    return task_files[request.param]
 
 
 def test_lite_and_heavy_pass_mediapipes_golden_test_on_both_runtimes(task_file, pose_jpg, pose_expected):
@@ -61,16 +69,12 @@ def test_lite_and_heavy_pass_mediapipes_golden_test_on_both_runtimes(task_file, 
     assert np.abs(frames["litert"].world - frames["mediapipe"].world).max() <= 0.1
 
 
-def test_heavy_model_search_reaches_the_oks_target(networks_dir, tmp_path, data_dir, coco_truth):
+def test_heavy_model_search_reaches_the_oks_target(task_files, data_dir, coco_truth):
     """The multi-person search with the heavy network: 9 of 12, no duplicates, mean OKS 0.860
     (0.844 with the bundled full network; docs/multiperson.md)."""
-    from localpose.engine.tasks import build_task_bundle, find_wheel_model_files
-
-    task = tmp_path / "pose_landmarker_heavy.task"
-    detector = find_wheel_model_files().detector.read_bytes()
-    task.write_bytes(build_task_bundle(detector, (networks_dir / "pose_landmark_heavy.tflite").read_bytes()))
     photos = {image["id"]: data_dir / "images/coco" / image["file_name"] for image in coco_truth["images"]}
-    with PoseEstimator(EstimatorOptions(num_poses=10), ModelOptions(task_file=task)) as estimator:
+    heavy = ModelOptions(task_file=task_files["heavy"])
+    with PoseEstimator(EstimatorOptions(num_poses=10), heavy) as estimator:
         score = score_people({k: estimator.estimate(path) for k, path in photos.items()}, coco_truth)
     assert score.recall >= 0.75 and score.duplicates == 0 and score.unmatched == 0
     assert score.mean_oks >= 0.85
