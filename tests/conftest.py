@@ -62,3 +62,9 @@ def pose_expected() -> dict:
 @pytest.fixture(scope="session")
 def coco_truth() -> dict:
     return json.loads((DATA / "images" / "coco" / "coco_person_keypoints.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def coco_photos(coco_truth: dict) -> dict[int, Path]:
+    """The annotated COCO photos by image id."""
+    return {image["id"]: DATA / "images" / "coco" / image["file_name"] for image in coco_truth["images"]}

@@ -69,12 +69,11 @@ def test_lite_and_heavy_pass_mediapipes_golden_test_on_both_runtimes(task_file, 
     assert np.abs(frames["litert"].world - frames["mediapipe"].world).max() <= 0.1
 
 
-def test_heavy_model_search_reaches_the_oks_target(task_files, data_dir, coco_truth):
+def test_heavy_model_search_reaches_the_oks_target(task_files, coco_photos, coco_truth):
     """The multi-person search with the heavy network: 9 of 12, no duplicates, mean OKS 0.860
     (0.844 with the bundled full network; docs/multiperson.md)."""
-    photos = {image["id"]: data_dir / "images/coco" / image["file_name"] for image in coco_truth["images"]}
     heavy = ModelOptions(task_file=task_files["heavy"])
     with PoseEstimator(EstimatorOptions(num_poses=10), heavy) as estimator:
-        score = score_people({k: estimator.estimate(path) for k, path in photos.items()}, coco_truth)
+        score = score_people({k: estimator.estimate(path) for k, path in coco_photos.items()}, coco_truth)
     assert score.recall >= 0.75 and score.duplicates == 0 and score.unmatched == 0
     assert score.mean_oks >= 0.85

@@ -44,11 +44,10 @@ def plain(model: ModelBundle):
 
 
 @pytest.fixture(scope="module")
-def coco_frames(searcher, plain, data_dir: Path, coco_truth: dict) -> dict[str, dict[int, PoseFrame]]:
-    photos = {image["id"]: data_dir / "images/coco" / image["file_name"] for image in coco_truth["images"]}
+def coco_frames(searcher, plain, coco_photos: dict[int, Path]) -> dict[str, dict[int, PoseFrame]]:
     return {
-        "single-pass": {k: plain.estimate(path) for k, path in photos.items()},
-        "search": {k: searcher.estimate(path) for k, path in photos.items()},
+        "single-pass": {k: plain.estimate(path) for k, path in coco_photos.items()},
+        "search": {k: searcher.estimate(path) for k, path in coco_photos.items()},
     }
 
 
