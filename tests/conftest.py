@@ -33,6 +33,18 @@ def _find_data_dir() -> Path:
 DATA = _find_data_dir()
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked `mediapipe` need MediaPipe Tasks (the localpose[mediapipe] extra)."""
+    from localpose.engine import mediapipe_version
+
+    if mediapipe_version() is not None:
+        return
+    skip = pytest.mark.skip(reason="needs MediaPipe Tasks: pip install 'localpose[mediapipe]'")
+    for item in items:
+        if "mediapipe" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     return DATA

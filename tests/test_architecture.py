@@ -15,7 +15,7 @@ def _importers(package: str) -> list[str]:
 
 def test_each_runtime_is_imported_by_its_engine_module_only():
     assert _importers("mediapipe") == ["engine/tasks.py"]
-    assert _importers("ai_edge_litert") == ["engine/litert.py"]
+    assert _importers("ai_edge_litert") == ["runtime/litert.py"]
 
 
 def test_importing_localpose_does_no_heavy_work():

@@ -82,7 +82,10 @@ def test_bad_model_file_is_one_clear_line(tmp_path, data_dir, capsys):
     bad.write_bytes(b"nope")
     assert main(["image", str(data_dir / "mediapipe" / "pose.jpg"), "--model", str(bad)]) == EXIT_USAGE
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == [f"localpose: error: {bad} is not a PoseLandmarker .task bundle (not a zip file)"]
+    assert err == [
+        f"localpose: error: {bad} is neither a PoseLandmarker .task bundle nor a .tflite network "
+        "(or it is truncated)"
+    ]
 
 
 def test_doctor(model_cache):
@@ -98,7 +101,8 @@ def test_doctor(model_cache):
     result = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert result.returncode == EXIT_OK, result.stderr
     out = result.stdout
-    assert "mediapipe      0.10.21" in out
+    assert "ai-edge-litert " in out and "model          full (blazepose, blazepose33): shipped" in out
+    assert "landmarks    sha256 e9a5c5cb17f7" in out  # the shipped full network's card
     assert "network        blocked" in out and "doctor: all good" in out
     assert "1 person(s)" in out
 

@@ -145,6 +145,7 @@ def test_masks_on_request_follow_the_people(model: ModelBundle, data_dir: Path) 
         assert frame.masks[i, max(0, y - 3) : y + 4, max(0, x - 3) : x + 4].max() >= 0.5
 
 
+@pytest.mark.mediapipe
 def test_mediapipe_runtime_searches_by_painting_people_out(model: ModelBundle, data_dir: Path) -> None:
     """MediaPipe Tasks cannot be driven detector-first; its search paints found people out and
     looks again (localpose.multiperson). Measured on this photo: plain 1, search 4 people."""
@@ -180,6 +181,12 @@ def test_bench_images_writes_json(data_dir: Path, model_cache: Path, tmp_path: P
     assert main([*argv, "--model-cache", str(model_cache)]) == 0
     report = json.loads(out.read_text())
     assert report["model"]["name"] == "full" and len(report["model"]["sha256"]) == 64
-    assert list(report["runs"]) == ["plain", "search", "mediapipe"]
-    assert [report["runs"][name]["found"] for name in report["runs"]] == [4, 9, 4]
-    assert {"time_ratio_to_plain", "time_ratio_to_mediapipe"} <= set(report["runs"]["search"])
+    from localpose.engine import mediapipe_version
+
+    expected = ["plain", "search"] + (["mediapipe"] if mediapipe_version() else [])
+    assert list(report["runs"]) == expected
+    found = [report["runs"][name]["found"] for name in report["runs"]]
+    assert found[0] >= 4 and found[1] >= 9  # lower bounds: an improvement must not fail this
+    assert "time_ratio_to_plain" in report["runs"]["search"]
+    latency = report["latency"]
+    assert set(latency["p50_ms"]) >= {"1_thread"} and latency["ratio"] > 0

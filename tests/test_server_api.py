@@ -69,6 +69,27 @@ def test_health_ready_and_info(client: httpx.Client, model: ModelBundle) -> None
     assert "squat" in info["exercises"]
     assert client.get("/docs").status_code == 200
     assert "/api/v1/pose" in client.get("/openapi.json").json()["paths"]
+    # the options and models, from their one declaration and the registry
+    assert {o["name"] for o in info["options"]} >= {"num_poses", "min_detection_confidence", "multi_person"}
+    assert "runtime" not in info["defaults"]  # the server's choice, not a request's
+    models = {m["name"]: m for m in info["models"]}
+    assert models["full"]["default"] and models["full"]["installed"] and models["lite"]["shipped"]
+    assert all(len(f["sha256"]) == 64 and f["size"] > 0 for m in models.values() for f in m["files"])
+
+
+def test_model_is_chosen_per_request(client: httpx.Client, pose_jpg: Path, direct) -> None:
+    """model=lite runs the shipped lite network (its landmarks differ from full's by a few
+    pixels); an unknown name is a 422 listing the installed ones."""
+    lite = client.post(f"{API}/pose", params={"model": "lite"}, content=pose_jpg.read_bytes())
+    assert lite.status_code == 200 and len(lite.json()["people"]) == 1
+    got = np.array([[p["x"], p["y"]] for p in lite.json()["people"][0]["landmarks"]])
+    assert 0.01 < np.abs(got - direct.xy[0]).max() < 30.0
+    body = _error(
+        client.post(f"{API}/pose", params={"model": "huge"}, content=pose_jpg.read_bytes()),
+        422,
+        "invalid_option",
+    )
+    assert "full" in body["error"]["message"] and "lite" in body["error"]["message"]
 
 
 def test_pose_from_raw_body_and_multipart(client: httpx.Client, pose_jpg: Path, direct) -> None:
@@ -156,7 +177,7 @@ def test_decompression_bomb_and_oversize(client: httpx.Client, pose_jpg: Path) -
     ],
 )
 def test_bad_parameters(client: httpx.Client, pose_jpg: Path, params: dict) -> None:
-    _error(client.post(f"{API}/pose", params=params, content=pose_jpg.read_bytes()), 422, "invalid_parameter")
+    _error(client.post(f"{API}/pose", params=params, content=pose_jpg.read_bytes()), 422, "invalid_option")
 
 
 def test_unknown_routes_and_methods_are_json(client: httpx.Client) -> None:
@@ -277,6 +298,7 @@ def test_api_key(model_cache: Path, tmp_path: Path, pose_jpg: Path) -> None:
         running.stop()
 
 
+@pytest.mark.mediapipe
 def test_runtime_is_chosen_for_the_whole_server(model_cache: Path, tmp_path: Path, data_dir: Path) -> None:
     """`serve --runtime mediapipe` answers on MediaPipe Tasks, and says so; the pose agrees with
     the default (LiteRT) server's within a few pixels."""

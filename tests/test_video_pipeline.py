@@ -47,7 +47,7 @@ def pushup_reports(data_dir: Path, model: ModelBundle, tmp_path_factory: pytest.
     }
 
 
-@pytest.mark.parametrize("runtime", ["litert", "mediapipe"])
+@pytest.mark.parametrize("runtime", ["litert", pytest.param("mediapipe", marks=pytest.mark.mediapipe)])
 def test_video_mode_matches_mediapipe_reference(data_dir: Path, model: ModelBundle, runtime: str) -> None:
     """Video-mode landmarks against MediaPipe's per-frame reference for pose_squats.mp4.
 

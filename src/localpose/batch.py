@@ -102,7 +102,7 @@ class _Worker:
 
 
 def _init_worker(options: EstimatorOptions, model: ModelBundle, limits: ImageLimits, overlay: bool) -> None:
-    _Worker.estimator = PoseEstimator(options, model, limits)
+    _Worker.estimator = PoseEstimator(options, model, limits, threads=1)  # the workers fill the cores
     _Worker.overlay = overlay
 
 

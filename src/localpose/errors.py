@@ -7,6 +7,7 @@
     │   ├── ImageTooLargeError     over the byte or pixel limit (decompression bombs)
     │   └── InvalidVideoError      no decodable video stream
     ├── InvalidOptionError         an option value out of range
+    ├── MissingExtraError          an optional dependency (a localpose[...] extra) is not installed
     └── BusyError                  no capacity right now; retry later
 
 Faces map these to user messages (CLI) and HTTP status codes (server) in one place each.
@@ -22,6 +23,7 @@ __all__ = [
     "InvalidOptionError",
     "InvalidVideoError",
     "LocalposeError",
+    "MissingExtraError",
     "ModelUnavailableError",
 ]
 
@@ -66,6 +68,12 @@ class InvalidOptionError(LocalposeError, ValueError):
     """An option is outside its allowed range."""
 
     code = "invalid_option"
+
+
+class MissingExtraError(LocalposeError):
+    """A feature needs an optional dependency; the message names the extra to install."""
+
+    code = "missing_extra"
 
 
 class BusyError(LocalposeError):

@@ -11,30 +11,22 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from localpose.engine import EngineSettings, PoseEngine, RunningMode, create_engine
+from localpose.engine import PoseEngine, RunningMode, create_engine
 from localpose.images import ImageSource, load_image, to_rgb
 from localpose.models import ModelBundle, load_model
-from localpose.options import EstimatorOptions, ImageLimits, ModelOptions
+from localpose.options import EstimatorOptions, ImageLimits, ModelOptions, default_workers
 from localpose.result import PoseFrame
 
-__all__ = ["PoseEstimator", "VideoPoseEstimator", "engine_settings", "uses_search"]
+__all__ = ["MAX_AUTO_THREADS", "PoseEstimator", "VideoPoseEstimator"]
+
+MAX_AUTO_THREADS = 4
+"""With threads=None an estimator uses the cores this process may use, up to this many."""
 
 
-def uses_search(options: EstimatorOptions) -> bool:
-    """Whether image mode searches for every person (docs/multiperson.md)."""
-    return options.multi_person == "search" or (options.multi_person == "auto" and options.num_poses > 1)
-
-
-def engine_settings(options: EstimatorOptions, mode: RunningMode = "image") -> EngineSettings:
-    """The engine settings that carry out these estimator options."""
-    return EngineSettings(
-        num_poses=options.num_poses,
-        min_detection_confidence=options.min_detection_confidence,
-        min_presence_confidence=options.min_presence_confidence,
-        min_tracking_confidence=options.min_tracking_confidence,
-        segmentation=options.segmentation,
-        search=mode == "image" and uses_search(options),
-    )
+def _threads(threads: int | None) -> int:
+    if threads is None:
+        return min(MAX_AUTO_THREADS, default_workers())
+    return max(1, int(threads))
 
 
 @dataclass
@@ -51,11 +43,19 @@ class _EngineOwner:
         options: EstimatorOptions | None,
         model: ModelBundle | ModelOptions | None,
         mode: RunningMode,
+        threads: int | None,
     ) -> _EngineOwner:
         options = options or EstimatorOptions()
         bundle = model if isinstance(model, ModelBundle) else load_model(model)
-        engine = create_engine(bundle.data, engine_settings(options, mode), mode, options.runtime)
-        return cls(options, bundle, engine)
+        return cls(options, bundle, create_engine(bundle, options, mode, _threads(threads)))
+
+    @property
+    def threads(self) -> int:
+        return self.engine.threads
+
+    @threads.setter
+    def threads(self, count: int) -> None:
+        self.engine.threads = count
 
 
 class PoseEstimator:
@@ -70,8 +70,11 @@ class PoseEstimator:
         options: EstimatorOptions | None = None,
         model: ModelBundle | ModelOptions | None = None,
         limits: ImageLimits | None = None,
+        threads: int | None = None,
     ) -> None:
-        self._owner = _EngineOwner.create(options, model, "image")
+        """`threads`: threads per network; None uses idle cores (up to 4). Give 1 when several
+        estimators run side by side (worker processes), so they do not fight over cores."""
+        self._owner = _EngineOwner.create(options, model, "image", threads)
         self.limits = limits or ImageLimits()
 
     @property
@@ -81,6 +84,15 @@ class PoseEstimator:
     @property
     def model(self) -> ModelBundle:
         return self._owner.model
+
+    @property
+    def threads(self) -> int:
+        """Threads per network; set it between images (e.g. 1 while other work fills the cores)."""
+        return self._owner.threads
+
+    @threads.setter
+    def threads(self, count: int) -> None:
+        self._owner.threads = count
 
     def estimate(self, image: ImageSource) -> PoseFrame:
         """Poses in one image given as an RGB array, encoded bytes or a file path."""
@@ -103,8 +115,9 @@ class VideoPoseEstimator:
         self,
         options: EstimatorOptions | None = None,
         model: ModelBundle | ModelOptions | None = None,
+        threads: int | None = 1,
     ) -> None:
-        self._owner = _EngineOwner.create(options, model, "video")
+        self._owner = _EngineOwner.create(options, model, "video", threads)
         self._last_engine_ms: int | None = None
 
     @property

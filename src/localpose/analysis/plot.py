@@ -11,6 +11,7 @@ import numpy as np
 from localpose.analysis.angles import Space, angle_index, compute_angles
 from localpose.analysis.reps import RepReport
 from localpose.analysis.series import PersonSeries
+from localpose.errors import MissingExtraError
 from localpose.result import PoseFrame
 
 __all__ = ["ANGLE_PANELS", "angle_series", "plot_angles", "plot_reps"]
@@ -44,6 +45,10 @@ def angle_series(
 
 
 def _figure(width: float, height: float) -> tuple[Any, Any]:
+    from importlib.util import find_spec
+
+    if find_spec("matplotlib") is None:
+        raise MissingExtraError("PNG plots need matplotlib: pip install 'localpose[plot]'")
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 

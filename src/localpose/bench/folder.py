@@ -94,11 +94,16 @@ def run_benchmark(
     workers = BatchOptions(workers=workers).workers_for(len(files))  # what a batch this size gets
     if workers > 1:
         localpose[f"localpose_{workers}_workers"] = run_localpose(workers)
-    rounds = (("auto", localpose), ("mediapipe", {"mediapipe": run_mediapipe}))
+    from localpose.engine import mediapipe_version
+
+    rounds: tuple[tuple[str, dict], ...] = (("auto", localpose),)
+    if mediapipe_version() is not None:  # the baseline, with the localpose[mediapipe] extra
+        rounds += (("mediapipe", {"mediapipe": run_mediapipe}),)
     best: dict[str, float] = {}
     people: dict[str, int] = {}
     for runtime, contenders in rounds:  # MediaPipe's graph threads stay busy after a call
-        with PoseEstimator(EstimatorOptions(num_poses=num_poses, runtime=runtime), model) as estimator:
+        options = EstimatorOptions(num_poses=num_poses, runtime=runtime)
+        with PoseEstimator(options, model, threads=1) as estimator:
             estimator.estimate(files[0])  # warm-up: networks built, caches filled
             for _ in range(max(1, repeat)):
                 for name, run in contenders.items():
@@ -109,7 +114,7 @@ def run_benchmark(
             "seconds": round(seconds, 3),
             "images_per_s": round(len(files) / seconds, 2),
             "people_found": people[name],
-            "speedup_vs_mediapipe": round(best["mediapipe"] / seconds, 2),
+            "speedup_vs_mediapipe": round(best["mediapipe"] / seconds, 2) if "mediapipe" in best else None,
             "speedup_vs_1_worker": round(best["localpose_1_worker"] / seconds, 2),
         }
         for name, seconds in best.items()
@@ -121,7 +126,7 @@ def run_benchmark(
         "distinct_images": len(set(files)),
         "model": {"name": model.name, "sha256": model.sha256},
         "num_poses": num_poses,
-        "runs": {name: runs[name] for name in ("mediapipe", *(n for n in runs if n != "mediapipe"))},
+        "runs": {name: runs[name] for name in sorted(runs, key=lambda n: n != "mediapipe")},
     }
 
 
@@ -149,6 +154,7 @@ def _run(args: argparse.Namespace) -> int:
     print(f"{'run':22} {'images/s':>9} {'people':>7} {'vs mediapipe':>13}")
     for name, r in results["runs"].items():
         speedup = r["speedup_vs_mediapipe"]
-        print(f"{name:22} {r['images_per_s']:>9.1f} {r['people_found']:>7} {speedup:>12.2f}x")
+        versus = f"{speedup:>12.2f}x" if speedup is not None else f"{'(not installed)':>13}"
+        print(f"{name:22} {r['images_per_s']:>9.1f} {r['people_found']:>7} {versus}")
     print(f"written to {args.out}")
     return EXIT_OK

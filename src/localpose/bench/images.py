@@ -148,17 +148,20 @@ def run_benchmark(
 
     truth = json.loads((folder / "coco_person_keypoints.json").read_text())
     images = {i["id"]: load_image(folder / i["file_name"]) for i in truth["images"]}
+    from localpose.engine import mediapipe_version
+
     model = load_model(model_options)
-    rounds = (
+    rounds: tuple[dict[str, tuple[str, str]], ...] = (
         {"plain": ("single-pass", "auto"), "search": ("search", "auto")},
-        {"mediapipe": ("single-pass", "mediapipe")},
     )
+    if mediapipe_version() is not None:  # MediaPipe's own pass, with the localpose[mediapipe] extra
+        rounds += ({"mediapipe": ("single-pass", "mediapipe")},)
     frames: dict[str, dict] = {}
     times: dict[str, dict] = {}
     for contenders in rounds:  # name: (multi-person mode, runtime)
         estimators = {
             name: PoseEstimator(
-                EstimatorOptions(num_poses=num_poses, multi_person=mode, runtime=runtime), model
+                EstimatorOptions(num_poses=num_poses, multi_person=mode, runtime=runtime), model, threads=1
             )
             for name, (mode, runtime) in contenders.items()
         }
@@ -177,16 +180,47 @@ def run_benchmark(
         for name in frames
     }
     for name in ("plain", "mediapipe"):
-        runs["search"][f"time_ratio_to_{name}"] = round(
-            runs["search"]["ms_per_image"] / runs[name]["ms_per_image"], 2
-        )
+        if name in runs:
+            runs["search"][f"time_ratio_to_{name}"] = round(
+                runs["search"]["ms_per_image"] / runs[name]["ms_per_image"], 2
+            )
     return {
         "benchmark": "images",
         "folder": str(folder),
         "model": {"name": model.name, "sha256": model.sha256},
         "num_poses": num_poses,
         "runs": runs,
+        "latency": _latency(model, list(images.values()), repeat),
     }
+
+
+def _latency(model: object, images: list[np.ndarray], repeat: int) -> dict:
+    """One person per photo, one photo at a time: the networks on one thread (every core
+    busy elsewhere) against the threads a lone `PoseEstimator` takes; interleaved per photo,
+    median per photo over `repeat` x 5 runs, then the median over photos (p50)."""
+    from localpose.estimate import PoseEstimator
+    from localpose.options import EstimatorOptions
+
+    with (
+        PoseEstimator(EstimatorOptions(), model, threads=1) as one,
+        PoseEstimator(EstimatorOptions(), model) as auto,
+    ):
+        contenders = {"1_thread": one, f"{auto.threads}_threads": auto}
+        medians: dict[str, list[float]] = {name: [] for name in contenders}
+        for rgb in images:
+            took: dict[str, list[float]] = {name: [] for name in contenders}
+            for estimator in contenders.values():
+                estimator.estimate(rgb)  # warm-up for this image size
+            for _ in range(max(1, repeat) * 5):
+                for name, estimator in contenders.items():
+                    started = time.perf_counter()
+                    estimator.estimate(rgb)
+                    took[name].append(1000 * (time.perf_counter() - started))
+            for name in contenders:
+                medians[name].append(float(np.median(took[name])))
+    p50 = {name: round(float(np.median(values)), 2) for name, values in medians.items()}
+    first, second = list(p50)
+    return {"p50_ms": p50, "ratio": round(p50[second] / p50[first], 3)}
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -209,8 +243,15 @@ def _run(args: argparse.Namespace) -> int:
             f"{r['mean_oks_of_found']:>9.3f} {r['ms_per_image']:>9.1f}"
         )
     search = results["runs"]["search"]
+    versus = search.get("time_ratio_to_mediapipe")
+    mediapipe = (
+        f", {versus:.2f}x MediaPipe Tasks' plain pass" if versus else " (MediaPipe Tasks not installed)"
+    )
+    print(f"search time: {search['time_ratio_to_plain']:.2f}x the plain pass{mediapipe}")
+    latency = results["latency"]
     print(
-        f"search time: {search['time_ratio_to_plain']:.2f}x the plain pass, "
-        f"{search['time_ratio_to_mediapipe']:.2f}x MediaPipe Tasks' plain pass; written to {args.out}"
+        "one person per photo, p50: "
+        + ", ".join(f"{name.replace('_', ' ')} {ms:.1f} ms" for name, ms in latency["p50_ms"].items())
+        + f" ({latency['ratio']:.2f}x); written to {args.out}"
     )
     return EXIT_OK

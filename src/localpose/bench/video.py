@@ -56,7 +56,7 @@ def seed_loop(video: str) -> dict:
     """The seed's loop: read with OpenCV, estimate with the legacy solution, draw; per frame."""
     import cv2
 
-    from localpose.engine import SeedSolutionLoop
+    from localpose.engine.tasks import SeedSolutionLoop
 
     loop = SeedSolutionLoop()
     capture = cv2.VideoCapture(video)
@@ -119,10 +119,13 @@ def _contender(kind: str, video: Path, workers: int) -> dict:
 def run_benchmark(video: Path, workers: int, repeat: int = 1) -> dict:
     """All contenders in one run; the best of `repeat` runs each."""
     from localpose import __version__
+    from localpose.engine import mediapipe_version
     from localpose.video import probe
 
     info = probe(video)
-    plan = [("seed", "seed", 1), ("localpose_1_worker", "localpose", 1)]
+    has_seed = mediapipe_version() is not None  # the baseline needs the localpose[mediapipe] extra
+    plan = [("seed", "seed", 1)] if has_seed else []
+    plan.append(("localpose_1_worker", "localpose", 1))
     if workers > 1:
         plan.append((f"localpose_{workers}_workers", "localpose", workers))
     plan.append((f"localpose_{workers}_workers_no_mp4", "keypoints", workers))
@@ -130,9 +133,10 @@ def run_benchmark(video: Path, workers: int, repeat: int = 1) -> dict:
     for name, kind, count in plan:
         tries = [_contender(kind, video, count) for _ in range(max(1, repeat))]
         runs[name] = max(tries, key=lambda r: r["end_to_end_fps"])
-    seed_fps = runs["seed"]["end_to_end_fps"]
     for result in runs.values():
-        result["ratio_to_seed"] = result["end_to_end_fps"] / seed_fps
+        result["ratio_to_seed"] = (
+            result["end_to_end_fps"] / runs["seed"]["end_to_end_fps"] if has_seed else None
+        )
     return {
         "benchmark": "video",
         "localpose_version": __version__,
@@ -153,7 +157,8 @@ def _table(results: dict) -> str:
     for name, r in results["runs"].items():
         lines.append(
             f"{name:32} {r['frames']:>6} {r['end_to_end_fps']:>15.1f} {r['loop_fps']:>9.1f} "
-            f"{r['ratio_to_seed']:>7.2f} {r['peak_rss_mb']:>12.0f}"
+            + (f"{r['ratio_to_seed']:>7.2f} " if r["ratio_to_seed"] is not None else f"{'-':>7} ")
+            + f"{r['peak_rss_mb']:>12.0f}"
         )
     return "\n".join(lines)
 

@@ -34,7 +34,7 @@ def add_input_arguments(parser: argparse.ArgumentParser, track: bool = True) -> 
             metavar="ID",
             help="the track id of the person to analyse (default: the one seen in most frames)",
         )
-    add_estimator_arguments(parser)
+    add_estimator_arguments(parser, segmentation=False)
 
 
 def is_image(path: Path) -> bool:

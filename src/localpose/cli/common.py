@@ -6,7 +6,16 @@ import argparse
 import os
 from pathlib import Path
 
-from localpose.options import RUNTIME_CHOICES, EstimatorOptions, ModelOptions, default_cache_dir
+from localpose.errors import InvalidOptionError
+from localpose.models import registry
+from localpose.options import (
+    DEFAULT_MODEL,
+    EstimatorOptions,
+    ModelOptions,
+    OptionSpec,
+    default_cache_dir,
+    option_specs,
+)
 
 __all__ = [
     "add_estimator_arguments",
@@ -16,13 +25,6 @@ __all__ = [
     "model_options",
     "positive",
 ]
-
-
-def _unit(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
-    return value
 
 
 def comma_list(choices: tuple[str, ...], what: str):
@@ -52,95 +54,89 @@ def positive(kind: type[int] | type[float]):
     return parse
 
 
-def _num_poses(text: str) -> int:
-    value = int(text)
-    if not 1 <= value <= 10:
-        raise argparse.ArgumentTypeError(f"must be from 1 to 10, got {text}")
-    return value
+def _option_type(spec: OptionSpec):
+    """An argparse type that parses and checks one estimator option exactly as the API does."""
+
+    def parse(text: str) -> object:
+        try:
+            value = spec.parse(text)
+            spec.check(value)
+        except InvalidOptionError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+        return value
+
+    parse.__name__ = spec.kind.__name__  # argparse names the type in its messages
+    return parse
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("model")
+    names = ", ".join(registry().models)
     group.add_argument(
         "--model",
-        type=Path,
-        metavar="TASK_FILE",
-        help="an official PoseLandmarker .task file (lite/full/heavy) instead of the bundled full model",
+        default=DEFAULT_MODEL,
+        metavar="NAME|FILE",
+        help=f"a model name ({names}; see `localpose models list`) or a PoseLandmarker .task / "
+        f"landmark .tflite file (default {DEFAULT_MODEL})",
     )
     group.add_argument(
         "--model-cache",
         type=Path,
         metavar="DIR",
-        help="where the bundled model is built (default: $LOCALPOSE_CACHE_DIR or ~/.cache/localpose)",
+        help="where added and fetched models live (default: $LOCALPOSE_CACHE_DIR or ~/.cache/localpose)",
     )
 
 
-def add_estimator_arguments(parser: argparse.ArgumentParser, default_num_poses: int = 1) -> None:
-    defaults = EstimatorOptions()
+def add_estimator_arguments(
+    parser: argparse.ArgumentParser,
+    default_num_poses: int = 1,
+    modes: tuple[str, ...] = ("image", "video"),
+    segmentation: bool = True,
+) -> None:
+    """The estimator options (`EstimatorOptions`) that do something in `modes`, as flags, plus --model.
+
+    Flags, help and checks come from the options' own declarations (`option_specs`).
+    """
     group = parser.add_argument_group("estimation")
-    group.add_argument(
-        "-n",
-        "--num-poses",
-        type=_num_poses,
-        default=default_num_poses,
-        help=f"most people per image, 1-10 (default {default_num_poses})",
-    )
-    group.add_argument(
-        "--min-detection-confidence",
-        type=_unit,
-        default=defaults.min_detection_confidence,
-        metavar="P",
-        help=f"detector score to accept a person (default {defaults.min_detection_confidence})",
-    )
-    group.add_argument(
-        "--min-presence-confidence",
-        type=_unit,
-        default=defaults.min_presence_confidence,
-        metavar="P",
-        help=f"landmark presence score to keep a person (default {defaults.min_presence_confidence})",
-    )
-    group.add_argument(
-        "--min-tracking-confidence",
-        type=_unit,
-        default=defaults.min_tracking_confidence,
-        metavar="P",
-        help="video: below this, detect again instead of tracking (default %(default)s)",
-    )
-    group.add_argument(
-        "--multi-person",
-        choices=("auto", "search", "single-pass"),
-        default=defaults.multi_person,
-        help="how to look for several people: auto = search when --num-poses > 1 (default auto)",
-    )
-    group.add_argument("--segmentation", action="store_true", help="also compute person segmentation masks")
-    add_runtime_argument(group)
+    for spec in option_specs(EstimatorOptions):
+        if not set(spec.modes) & set(modes) or (spec.name == "segmentation" and not segmentation):
+            continue
+        names = ([spec.flag] if spec.flag else []) + ["--" + spec.name.replace("_", "-")]
+        default = default_num_poses if spec.name == "num_poses" else spec.default
+        if spec.kind is bool:
+            group.add_argument(*names, dest=spec.name, action="store_true", help=spec.help)
+            continue
+        group.add_argument(
+            *names,
+            dest=spec.name,
+            type=None if spec.choices else _option_type(spec),
+            choices=spec.choices or None,
+            default=default,
+            metavar=None if spec.choices else ("N" if spec.kind is int else "P"),
+            help=f"{spec.help}; {spec.describe()} (default {default})",
+        )
     add_model_arguments(parser)
 
 
 def add_runtime_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    spec = next(s for s in option_specs(EstimatorOptions) if s.name == "runtime")
     parser.add_argument(
-        "--runtime",
-        choices=RUNTIME_CHOICES,
-        default="auto",
-        help="what runs the networks: litert (faster) or MediaPipe Tasks; auto = litert when "
-        "installed (default auto)",
+        "--runtime", choices=spec.choices, default=spec.default, help=f"{spec.help} (default auto)"
     )
 
 
 def estimator_options(args: argparse.Namespace) -> EstimatorOptions:
-    return EstimatorOptions(
-        num_poses=args.num_poses,
-        min_detection_confidence=args.min_detection_confidence,
-        min_presence_confidence=args.min_presence_confidence,
-        min_tracking_confidence=args.min_tracking_confidence,
-        segmentation=args.segmentation,
-        multi_person=args.multi_person,
-        runtime=args.runtime,
-    )
+    """The `EstimatorOptions` the parsed flags give (options without a flag keep their default)."""
+    values = {
+        spec.name: getattr(args, spec.name)
+        for spec in option_specs(EstimatorOptions)
+        if hasattr(args, spec.name)
+    }
+    return EstimatorOptions(**values)
 
 
 def model_options(args: argparse.Namespace) -> ModelOptions:
     return ModelOptions(
-        task_file=args.model,
+        model=args.model,
         cache_dir=args.model_cache or default_cache_dir(os.environ),
     )

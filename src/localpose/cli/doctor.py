@@ -25,7 +25,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--image",
         type=Path,
-        help="image to test with (default: the portrait shipped with matplotlib, a mediapipe dependency)",
+        help="image to test with (default: the portrait shipped with matplotlib when it is installed, "
+        "else a blank image)",
     )
     add_runtime_argument(parser)
     add_model_arguments(parser)
@@ -33,7 +34,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def sample_image_path() -> Path | None:
-    """A photo of a person that every install has: matplotlib's sample portrait of Grace Hopper."""
+    """A photo of a person where matplotlib is installed (its sample portrait of Grace Hopper), else None."""
     from importlib.util import find_spec
 
     spec = find_spec("matplotlib")
@@ -61,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"localpose      {__version__}")
     print(f"python         {platform.python_version()} ({sys.executable})")
     print(f"platform       {platform.platform()}")
-    packages = ("mediapipe", "ai-edge-litert", "numpy", "opencv-contrib-python", "pillow", "av", "fastapi")
+    packages = ("ai-edge-litert", "numpy", "opencv-python-headless", "pillow", "av", "fastapi", "mediapipe")
     for package in packages:
         print(f"{package:<14} {_version(package)}")
     forbid_network()
@@ -69,10 +70,12 @@ def run(args: argparse.Namespace) -> int:
     options = model_options(args)
     started = time.perf_counter()
     model = load_model(options)
-    print(f"model          {model.name}: {model.source}")
-    print(f"model file     {model.path or '(in memory: cache not writable)'}")
-    print(f"model sha256   {model.sha256}")
-    print(f"model load     {1000 * (time.perf_counter() - started):.0f} ms (cache {options.cache_dir})")
+    print(f"model          {model.name} ({model.family}, {model.skeleton}): {model.source}")
+    print(f"model files    {model.path or 'package data (localpose/weights)'}")
+    for role, digest in model.network_sha256.items():
+        print(f"  {role:<12} sha256 {digest}")
+    elapsed = 1000 * (time.perf_counter() - started)
+    print(f"model load     {elapsed:.0f} ms, hashes checked (cache {options.cache_dir})")
     image = args.image or sample_image_path()
     runtime = resolve_runtime(args.runtime)
     print(f"runtime        {runtime}")

@@ -53,7 +53,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         "run in this process)",
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
-    add_estimator_arguments(parser)
+    add_estimator_arguments(parser, modes=("image",))
     parser.set_defaults(handler=run)
 
 

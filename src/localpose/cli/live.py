@@ -32,7 +32,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames")
     parser.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
     parser.add_argument("-q", "--quiet", action="store_true", help="no summary line")
-    add_estimator_arguments(parser)
+    add_estimator_arguments(parser, modes=("video",))
     parser.set_defaults(handler=run)
 
 

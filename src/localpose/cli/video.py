@@ -89,7 +89,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     add_smoothing_arguments(parser)
-    add_estimator_arguments(parser)
+    add_estimator_arguments(parser, modes=("video",))
     parser.set_defaults(handler=run)
 
 

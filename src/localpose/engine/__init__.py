@@ -1,75 +1,58 @@
 """The inference engine, behind one small interface (`PoseEngine`).
 
-Two runtimes run the same BlazePose networks from a PoseLandmarker ``.task`` bundle:
+Two runtimes run a model's networks:
 
-``litert``     the two networks on Google's LiteRT interpreter, with MediaPipe's graph
-               (detector decoding, ROI crops, heatmap refinement, tracking) in numpy and
-               OpenCV (`localpose.engine.litert`); the default when ``ai-edge-litert`` is
-               installed, because it does the same work in less time;
-``mediapipe``  MediaPipe Tasks' own PoseLandmarker (`localpose.engine.tasks`), the only
-               module that imports mediapipe.
+``litert``     the networks on Google's LiteRT interpreter (`localpose.runtime.litert`) with
+               each family's pipeline around them (`localpose.blazepose`: MediaPipe's pose
+               graph in numpy and OpenCV); the default, because it does the same work in
+               less time and needs nothing beyond localpose's own dependencies;
+``mediapipe``  MediaPipe Tasks' own PoseLandmarker (`localpose.engine.tasks`, the only module
+               that imports mediapipe), with the ``localpose[mediapipe]`` extra.
 
 `create_engine` picks one; nothing outside this package knows which runtime runs.
 """
 
 from __future__ import annotations
 
-from importlib.util import find_spec
-
-from localpose.engine.settings import BUNDLE_ENTRIES, EngineSettings, PoseEngine, RunningMode, Runtime
-from localpose.engine.tasks import (
-    MediaPipeEngine,
-    SeedSolutionLoop,
-    WheelModelFiles,
-    build_task_bundle,
-    find_wheel_model_files,
-    mediapipe_version,
-)
+from localpose.engine.interface import PoseEngine, RunningMode, Runtime
+from localpose.engine.tasks import MEDIAPIPE_MISSING, mediapipe_version
 from localpose.errors import ModelUnavailableError
-from localpose.options import RuntimeChoice
+from localpose.models import ModelBundle
+from localpose.options import EstimatorOptions, RuntimeChoice
 
 __all__ = [
-    "BUNDLE_ENTRIES",
-    "EngineSettings",
-    "MediaPipeEngine",
     "PoseEngine",
     "RunningMode",
     "Runtime",
     "RuntimeChoice",
-    "SeedSolutionLoop",
-    "WheelModelFiles",
-    "build_task_bundle",
     "create_engine",
-    "find_wheel_model_files",
-    "litert_available",
     "mediapipe_version",
     "resolve_runtime",
 ]
 
 
-def litert_available() -> bool:
-    """Whether Google's LiteRT interpreter (package ai-edge-litert) is installed."""
-    return find_spec("ai_edge_litert") is not None
-
-
 def resolve_runtime(choice: RuntimeChoice) -> Runtime:
-    """The runtime `choice` stands for on this machine."""
-    if choice == "auto":
-        return "litert" if litert_available() else "mediapipe"
-    if choice == "litert" and not litert_available():
-        raise ModelUnavailableError(
-            "the litert runtime needs Google's LiteRT interpreter: pip install ai-edge-litert "
-            "(or choose --runtime mediapipe)"
-        )
-    return choice
+    """The runtime `choice` stands for on this machine (``auto`` is always LiteRT)."""
+    if choice == "mediapipe" and mediapipe_version() is None:
+        raise ModelUnavailableError(MEDIAPIPE_MISSING)
+    return "mediapipe" if choice == "mediapipe" else "litert"
 
 
 def create_engine(
-    task_bundle: bytes, settings: EngineSettings, mode: RunningMode = "image", runtime: RuntimeChoice = "auto"
+    model: ModelBundle, options: EstimatorOptions, mode: RunningMode = "image", threads: int = 1
 ) -> PoseEngine:
-    """An engine running the networks of `task_bundle` on the chosen runtime."""
-    if resolve_runtime(runtime) == "litert":
-        from localpose.engine.litert import LiteRTEngine
+    """An engine running `model` with these options on the runtime `options.runtime` names.
 
-        return LiteRTEngine(task_bundle, settings, mode)
-    return MediaPipeEngine(task_bundle, settings, mode)
+    `threads`: how many threads each network may use (LiteRT; MediaPipe Tasks uses one).
+    """
+    if model.family != "blazepose":
+        raise ModelUnavailableError(
+            f"model {model.name!r} is of family {model.family!r}, which this localpose cannot run"
+        )
+    if resolve_runtime(options.runtime) == "mediapipe":
+        from localpose.engine.tasks import MediaPipeEngine
+
+        return MediaPipeEngine(model, options, mode)
+    from localpose.blazepose.pipeline import BlazePoseEngine
+
+    return BlazePoseEngine(model.networks["detector"], model.networks["landmarks"], options, mode, threads)

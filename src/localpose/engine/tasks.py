@@ -1,8 +1,9 @@
 """The MediaPipe Tasks runtime: `PoseLandmarker` behind the `PoseEngine` interface.
 
-This is the only module that imports mediapipe (lazily, so `import localpose` stays
-cheap). It knows how to turn the tflite files in the mediapipe wheel into a Tasks
-``.task`` bundle, and how to run a landmarker and convert its output into `PoseFrame`.
+This is the only module that imports mediapipe (lazily, so `import localpose` stays cheap),
+which comes with the ``localpose[mediapipe]`` extra. It turns a model's networks into a Tasks
+``.task`` bundle (Tasks wants image-input metadata on each network), runs a landmarker, and
+converts its output into `PoseFrame`.
 """
 
 from __future__ import annotations
@@ -11,28 +12,33 @@ import gc
 import io
 import warnings
 import zipfile
-from dataclasses import dataclass
+from functools import lru_cache
 from importlib import metadata
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from localpose.engine.settings import BUNDLE_ENTRIES, EngineSettings, RunningMode, VideoClock, check_rgb
+from localpose.engine.interface import RunningMode, VideoClock, check_rgb
 from localpose.errors import ModelUnavailableError
+from localpose.models import BUNDLE_ENTRIES, ModelBundle
 from localpose.multiperson import search_people
+from localpose.options import EstimatorOptions
 from localpose.result import PoseFrame
 from localpose.schema import NUM_LANDMARKS
 
 __all__ = [
+    "MEDIAPIPE_MISSING",
     "MediaPipeEngine",
     "SeedSolutionLoop",
-    "WheelModelFiles",
     "build_task_bundle",
-    "find_wheel_model_files",
     "mediapipe_version",
+    "task_bundle_for",
 ]
 
+MEDIAPIPE_MISSING = (
+    "the mediapipe runtime needs MediaPipe: pip install 'localpose[mediapipe]' "
+    "(CPython 3.10-3.12, numpy < 2), or use the default LiteRT runtime"
+)
 # Input normalisation the two networks were trained with (see the project's model notes):
 # the detector wants [-1, 1], the landmark model [0, 1].
 _DETECTOR_NORM = (127.5, 127.5)
@@ -49,44 +55,10 @@ def mediapipe_version() -> str | None:
         return None
 
 
-@dataclass(frozen=True)
-class WheelModelFiles:
-    """The raw tflite networks shipped inside the mediapipe wheel."""
-
-    detector: Path
-    landmarks: Path
-    mediapipe_version: str
-
-
-def find_wheel_model_files() -> WheelModelFiles:
-    """Locate pose_detection.tflite and pose_landmark_full.tflite in the installed mediapipe."""
-    version = mediapipe_version()
-    if version is None:
-        raise ModelUnavailableError(
-            "mediapipe is not installed. Install it with: pip install 'mediapipe==0.10.21'"
-        )
-    spec_root = _mediapipe_root()
-    detector = spec_root / "modules" / "pose_detection" / "pose_detection.tflite"
-    landmarks = spec_root / "modules" / "pose_landmark" / "pose_landmark_full.tflite"
-    missing = [p for p in (detector, landmarks) if not p.is_file()]
-    if missing:
-        raise ModelUnavailableError(
-            f"mediapipe {version} does not ship the pose models "
-            f"(missing {', '.join(str(p) for p in missing)}). Only mediapipe 0.10.21 carries them: "
-            "run `pip install 'mediapipe==0.10.21'`, or pass an official PoseLandmarker .task file "
-            "with --model PATH (pose_landmarker_lite/full/heavy.task, copied from a machine that can "
-            "download it)."
-        )
-    return WheelModelFiles(detector=detector, landmarks=landmarks, mediapipe_version=version)
-
-
-def _mediapipe_root() -> Path:
-    from importlib.util import find_spec
-
-    spec = find_spec("mediapipe")
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelUnavailableError("mediapipe is installed but cannot be located on sys.path")
-    return Path(next(iter(spec.submodule_search_locations)))
+def require_mediapipe() -> None:
+    """ModelUnavailableError with the one-line fix when mediapipe is not installed."""
+    if mediapipe_version() is None:
+        raise ModelUnavailableError(MEDIAPIPE_MISSING)
 
 
 def _with_image_metadata(model: bytes, mean: float, std: float, name: str) -> bytes:
@@ -107,8 +79,10 @@ def _with_image_metadata(model: bytes, mean: float, std: float, name: str) -> by
     return bytes(tflite)
 
 
+@lru_cache(maxsize=4)
 def build_task_bundle(detector: bytes, landmarks: bytes) -> bytes:
     """A PoseLandmarker ``.task`` bundle from raw tflite networks; byte-for-byte reproducible."""
+    require_mediapipe()
     from mediapipe.tasks.python.metadata.metadata_writers.model_asset_bundle_utils import (
         AlignZipFile,
     )
@@ -117,8 +91,8 @@ def build_task_bundle(detector: bytes, landmarks: bytes) -> bytes:
         # mediapipe's metadata populator leaves temp files open; collect them here, quietly.
         warnings.simplefilter("ignore", ResourceWarning)
         entries = {
-            BUNDLE_ENTRIES[0]: _with_image_metadata(detector, *_DETECTOR_NORM, "pose_detector"),
-            BUNDLE_ENTRIES[1]: _with_image_metadata(landmarks, *_LANDMARKS_NORM, "pose_landmarks"),
+            BUNDLE_ENTRIES["detector"]: _with_image_metadata(detector, *_DETECTOR_NORM, "pose_detector"),
+            BUNDLE_ENTRIES["landmarks"]: _with_image_metadata(landmarks, *_LANDMARKS_NORM, "pose_landmarks"),
         }
         gc.collect()
     out = io.BytesIO()
@@ -130,37 +104,54 @@ def build_task_bundle(detector: bytes, landmarks: bytes) -> bytes:
     return out.getvalue()
 
 
+def task_bundle_for(model: ModelBundle) -> bytes:
+    """The .task bundle MediaPipe Tasks runs for `model` (the user's own, or built from its networks)."""
+    if model.task_bundle is not None:
+        return model.task_bundle
+    return build_task_bundle(model.networks["detector"], model.networks["landmarks"])
+
+
 class MediaPipeEngine:
     """One MediaPipe Tasks PoseLandmarker (uses one CPU core; not thread-safe)."""
 
-    def __init__(self, task_bundle: bytes, settings: EngineSettings, mode: RunningMode = "image"):
+    def __init__(self, model: ModelBundle, options: EstimatorOptions, mode: RunningMode = "image"):
+        require_mediapipe()
         from mediapipe.tasks.python import BaseOptions, vision
 
         running_mode = {"image": vision.RunningMode.IMAGE, "video": vision.RunningMode.VIDEO}[mode]
         # Images are searched for people by painting found ones out (localpose.multiperson): masks needed.
-        self._searches_images = settings.search and mode == "image"
-        options = vision.PoseLandmarkerOptions(
-            base_options=BaseOptions(model_asset_buffer=task_bundle),
+        self._searches_images = options.search_images and mode == "image"
+        landmarker_options = vision.PoseLandmarkerOptions(
+            base_options=BaseOptions(model_asset_buffer=task_bundle_for(model)),
             running_mode=running_mode,
-            num_poses=settings.num_poses,
-            min_pose_detection_confidence=settings.min_detection_confidence,
-            min_pose_presence_confidence=settings.min_presence_confidence,
-            min_tracking_confidence=settings.min_tracking_confidence,
-            output_segmentation_masks=settings.segmentation or self._searches_images,
+            num_poses=options.num_poses,
+            min_pose_detection_confidence=options.min_detection_confidence,
+            min_pose_presence_confidence=options.min_presence_confidence,
+            min_tracking_confidence=options.min_tracking_confidence,
+            output_segmentation_masks=options.segmentation or self._searches_images,
         )
         try:
-            self._landmarker = vision.PoseLandmarker.create_from_options(options)
+            self._landmarker = vision.PoseLandmarker.create_from_options(landmarker_options)
         except (RuntimeError, ValueError) as exc:
             raise ModelUnavailableError(f"MediaPipe could not load the pose model: {exc}") from exc
         self.mode: RunningMode = mode
-        self.settings = settings
+        self.options = options
         self._clock = VideoClock()
 
+    @property
+    def threads(self) -> int:
+        """MediaPipe Tasks runs its graph on one core; setting another count changes nothing."""
+        return 1
+
+    @threads.setter
+    def threads(self, count: int) -> None:
+        del count
+
     def process(self, rgb: np.ndarray, timestamp_ms: int = 0) -> PoseFrame:
-        """Run the landmarker on one RGB uint8 image (searched for people when settings say so)."""
+        """Run the landmarker on one RGB uint8 image (searched for people when the options say so)."""
         check_rgb(rgb)
         if self._searches_images:
-            return search_people(self._landmark, rgb, self.settings.num_poses, self.settings.segmentation)
+            return search_people(self._landmark, rgb, self.options.num_poses, self.options.segmentation)
         return self._landmark(rgb, timestamp_ms)
 
     def _landmark(self, rgb: np.ndarray, timestamp_ms: int = 0) -> PoseFrame:
@@ -229,6 +220,7 @@ class SeedSolutionLoop:
     """
 
     def __init__(self) -> None:
+        require_mediapipe()
         import mediapipe as mp
 
         self._mp = mp

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import io
 import json
 import secrets
@@ -40,8 +41,8 @@ from localpose.errors import (
     ModelUnavailableError,
 )
 from localpose.export import coco_results, frame_to_dict, write_csv
-from localpose.models import ModelBundle
-from localpose.options import EstimatorOptions
+from localpose.models import ModelBundle, installed_models
+from localpose.options import EstimatorOptions, option_specs
 from localpose.result import PoseFrame
 from localpose.schema import LANDMARK_NAMES, SKELETON_EDGES
 from localpose.server.jobs import JobNotFoundError, JobStore, StorageFullError
@@ -100,7 +101,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc'][1:]) or e['loc'][0]}: {e['msg']}" for e in exc.errors()
         )
-        return _error_response(422, "invalid_parameter", problems)
+        return _error_response(422, InvalidOptionError.code, problems)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -164,27 +165,50 @@ def _looks_like_image(data: bytes) -> bool:
 
 
 NumPoses = Annotated[int, Query(ge=1, le=10, description="most people to return (1-10)")]
-Unit = Annotated[float, Query(ge=0.0, le=1.0)]
-MultiPerson = Annotated[Literal["auto", "search", "single-pass"], Query()]
-_DEFAULTS = EstimatorOptions()
 
 
-def estimator_query(
-    num_poses: NumPoses = 1,
-    min_detection_confidence: Unit = _DEFAULTS.min_detection_confidence,
-    min_presence_confidence: Unit = _DEFAULTS.min_presence_confidence,
-    multi_person: MultiPerson = "auto",
-) -> EstimatorOptions:
-    """The estimator options of an image request, from its query parameters."""
-    return EstimatorOptions(
-        num_poses=num_poses,
-        min_detection_confidence=min_detection_confidence,
-        min_presence_confidence=min_presence_confidence,
-        multi_person=multi_person,
+def _estimator_dependency(modes: tuple[str, ...]) -> Any:
+    """A FastAPI dependency taking the per-request `EstimatorOptions` that do something in
+    `modes` as query parameters; names, help and checks come from the options' declarations."""
+    specs = [s for s in option_specs(EstimatorOptions) if s.per_request and set(s.modes) & set(modes)]
+
+    def dependency(**values: str | None) -> EstimatorOptions:
+        return EstimatorOptions.from_strings({k: v for k, v in values.items() if v is not None})
+
+    dependency.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [
+            inspect.Parameter(
+                spec.name,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=Query(None, description=f"{spec.help}; {spec.describe()} (default {spec.default})"),
+                annotation=str | None,
+            )
+            for spec in specs
+        ]
     )
+    return dependency
 
 
-EstimatorQuery = Annotated[EstimatorOptions, Depends(estimator_query)]
+EstimatorQuery = Annotated[EstimatorOptions, Depends(_estimator_dependency(("image",)))]
+VideoEstimatorQuery = Annotated[EstimatorOptions, Depends(_estimator_dependency(("video",)))]
+
+
+def model_query(
+    request: Request,
+    model: Annotated[str | None, Query(description="an installed model's name (/api/v1/info)")] = None,
+) -> str | None:
+    """The `model` query parameter: None (the server's own model) or an installed model's name;
+    anything else is a 422 `invalid_option` that lists the choices."""
+    options: ServerOptions = request.app.state.server_options
+    if model is None or model == options.default_model_name:
+        return None
+    installed = [m.name for m in installed_models(options.model.cache_dir) if m.installed]
+    if model not in installed:
+        raise InvalidOptionError(f"model must be one of {', '.join(installed)}, got {model!r}")
+    return model
+
+
+ModelQuery = Annotated[str | None, Depends(model_query)]
 
 
 def _pose_document(frame: PoseFrame, angles: bool, source: str | None = None) -> dict[str, Any]:
@@ -222,7 +246,9 @@ def _key_from(headers: Any, query: Any) -> str | None:
 
 def create_app(options: ServerOptions, model: ModelBundle) -> FastAPI:
     """The service: worker pool, job store and routes, started and stopped with the app."""
-    pool = EstimatorPool(model, options.workers, options.queue_size, options.limits, options.runtime)
+    pool = EstimatorPool(
+        model, options.workers, options.queue_size, options.limits, options.runtime, options.model.cache_dir
+    )
     jobs = JobStore(options.jobs_dir, model, options.job_ttl_s, options.jobs_max_bytes)
     live_slots = asyncio.Semaphore(options.live_sessions)
 
@@ -244,7 +270,7 @@ def create_app(options: ServerOptions, model: ModelBundle) -> FastAPI:
         description="Offline human pose estimation (MediaPipe BlazePose, 33 landmarks) on your own machine.",
         lifespan=lifespan,
     )
-    app.state.pool, app.state.jobs = pool, jobs
+    app.state.pool, app.state.jobs, app.state.server_options = pool, jobs, options
     _install_error_handlers(app)
     if options.cors_origins:
         app.add_middleware(
@@ -297,20 +323,36 @@ def _add_health_routes(app: FastAPI, options: ServerOptions, model: ModelBundle,
         from localpose.engine import resolve_runtime
         from localpose.video import OUTPUT_KINDS
 
-        defaults = EstimatorOptions()
+        specs = [s for s in option_specs(EstimatorOptions) if s.per_request]
+        models = [m.to_dict() for m in installed_models(options.model.cache_dir)]
+        for entry in models:
+            entry["default"] = entry["name"] == options.default_model_name
         return {
             "name": "localpose",
             "version": __version__,
-            "model": {"name": model.name, "sha256": model.sha256, "source": model.source},
+            "model": {
+                "name": model.name,
+                "family": model.family,
+                "skeleton": model.skeleton,
+                "sha256": model.sha256,
+                "source": model.source,
+            },
+            "models": models,
             "runtime": resolve_runtime(options.runtime),
             "workers": pool.workers,
             "queue_size": options.queue_size,
-            "defaults": {
-                "num_poses": defaults.num_poses,
-                "min_detection_confidence": defaults.min_detection_confidence,
-                "min_presence_confidence": defaults.min_presence_confidence,
-                "multi_person": defaults.multi_person,
-            },
+            "defaults": {spec.name: spec.default for spec in specs},
+            "options": [
+                {
+                    "name": spec.name,
+                    "default": spec.default,
+                    "help": spec.help,
+                    "allowed": spec.describe(),
+                    "choices": list(spec.choices),
+                    "modes": list(spec.modes),
+                }
+                for spec in specs
+            ],
             "limits": {
                 "max_image_bytes": options.limits.max_bytes,
                 "max_image_pixels": options.limits.max_pixels,
@@ -331,25 +373,36 @@ def _add_pose_routes(app: FastAPI, options: ServerOptions, pool: EstimatorPool) 
     async def pose(
         request: Request,
         estimator: EstimatorQuery,
+        model: ModelQuery,
         format: Literal["json", "csv", "coco"] = "json",
         angles: bool = False,
     ) -> Response:
         """Poses in one image (multipart field `file`, or the raw body): localpose JSON, CSV or COCO."""
         data = await _uploaded_image(request, options.limits.max_bytes)
-        frame = await pool.run(estimate_image, data, estimator, timeout=options.request_timeout_s)
+        frame = await pool.run(
+            estimate_image, data, estimator, model, timeout=options.request_timeout_s, threaded=True
+        )
         return _pose_response(frame, format, angles)
 
     @app.post(f"{API}/pose/render", tags=["pose"], response_class=Response)
     async def render(
         request: Request,
         estimator: EstimatorQuery,
+        model: ModelQuery,
         image_format: Literal["png", "jpeg"] = "png",
         labels: bool = True,
     ) -> Response:
         """The image with the skeletons drawn (red joints, white bones), as PNG or JPEG."""
         data = await _uploaded_image(request, options.limits.max_bytes)
         encoded = await pool.run(
-            render_image, data, estimator, image_format, labels, timeout=options.request_timeout_s
+            render_image,
+            data,
+            estimator,
+            model,
+            image_format,
+            labels,
+            timeout=options.request_timeout_s,
+            threaded=True,
         )
         return Response(encoded, media_type=f"image/{image_format}")
 

@@ -36,9 +36,9 @@ class ServerOptions:
     """Total size of all stored video jobs (uploads and results)."""
     video_max_bytes: int = 500 * 1024**2
     live_sessions: int = 4
+    """WebSocket live sessions served at once."""
     runtime: RuntimeChoice = "auto"
     """What runs the networks for every request (see `localpose.engine`)."""
-    """WebSocket live sessions served at once."""
 
     def __post_init__(self) -> None:
         if self.workers < 1 or self.queue_size < 0 or self.live_sessions < 1:
@@ -50,3 +50,8 @@ class ServerOptions:
         if self.request_timeout_s <= 0 or self.job_ttl_s <= 0:
             raise InvalidOptionError("timeouts must be positive")
         check_runtime(self.runtime)
+
+    @property
+    def default_model_name(self) -> str | None:
+        """The registry name of the model the server loads at start (None when it is a file)."""
+        return None if self.model.model_path is not None else str(self.model.model)
