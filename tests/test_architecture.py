@@ -15,7 +15,8 @@ def _importers(package: str) -> list[str]:
 
 def test_each_runtime_is_imported_by_its_engine_module_only():
     assert _importers("mediapipe") == ["engine/tasks.py"]
-    assert _importers("ai_edge_litert") == ["engine/litert.py"]
+    # movenet/network.py: MoveNet's interpreter until it moves under the runtime layer (#14).
+    assert _importers("ai_edge_litert") == ["engine/litert.py", "movenet/network.py"]
 
 
 def test_importing_localpose_does_no_heavy_work():
