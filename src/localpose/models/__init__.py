@@ -15,6 +15,7 @@ from localpose.models.store import (
     load_model,
     model_choices,
     sha256,
+    shipped_network,
 )
 
 __all__ = [
@@ -30,4 +31,5 @@ __all__ = [
     "model_choices",
     "registry",
     "sha256",
+    "shipped_network",
 ]

@@ -34,6 +34,7 @@ __all__ = [
     "load_model",
     "model_choices",
     "sha256",
+    "shipped_network",
 ]
 
 BUNDLE_ENTRIES = {"detector": "pose_detector.tflite", "landmarks": "pose_landmarks_detector.tflite"}
@@ -155,6 +156,15 @@ def _shipped_bytes(card: NetworkCard) -> bytes:
             "(pip install --force-reinstall localpose)"
         )
     return data
+
+
+def shipped_network(name: str) -> bytes:
+    """The bytes of a shipped network by its registry name, checked against its card."""
+    networks = registry().networks
+    if name not in networks or not networks[name].shipped:
+        shipped = ", ".join(n for n, card in networks.items() if card.shipped)
+        raise ModelUnavailableError(f"no shipped network named {name!r}; shipped: {shipped}")
+    return _shipped_bytes(networks[name])
 
 
 def _load_shipped(card: ModelCard) -> ModelBundle:

@@ -84,6 +84,8 @@ class TFLiteNetwork:
         self._input = detail["index"]
         self.input_dtype = np.dtype(detail["dtype"])
         self.input_shape = (int(shape[2]), int(shape[1]))  # (width, height)
+        self.dynamic_input = bool((np.asarray(detail["shape_signature"]) < 0).any())
+        """Whether the input's height and width may change (`resize_input`)."""
         details = self._interpreter.get_output_details()
         self._outputs = {d["name"]: d["index"] for d in details}
         self.output_shapes = {d["name"]: tuple(int(v) for v in d["shape"]) for d in details}
