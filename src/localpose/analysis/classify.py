@@ -145,10 +145,14 @@ class PoseClassifier:
             assert self.weights is not None
             return _softmax(z @ self.weights[:, :-1].T + self.weights[:, -1])
         assert self.samples is not None and self.targets is not None
-        d = np.sqrt(((z[:, None, :] - self.samples[None]) ** 2).sum(-1))
+        from scipy.spatial import cKDTree
+
+        # A KD-tree keeps memory at (queries x k), not (queries x samples x features): a
+        # 10-minute video against 5,000 training poses needed ~45 GB the direct way.
         k = min(self.k, self.samples.shape[0])
-        nearest = np.argsort(d, axis=1)[:, :k]
-        w = 1.0 / (np.take_along_axis(d, nearest, axis=1) + 1e-6)
+        distances, nearest = cKDTree(self.samples).query(z, k=k)
+        distances, nearest = distances.reshape(len(z), k), nearest.reshape(len(z), k)
+        w = 1.0 / (distances + 1e-6)
         votes = np.zeros((z.shape[0], len(self.labels)))
         for c in range(len(self.labels)):
             votes[:, c] = (w * (self.targets[nearest] == c)).sum(axis=1)
@@ -242,6 +246,6 @@ def _fit_logistic(z: np.ndarray, y: np.ndarray, classes: int, l2: float) -> np.n
     result = minimize(
         loss, np.zeros(classes * (f + 1)), jac=True, method="L-BFGS-B", options={"maxiter": 500}
     )
-    if not np.all(np.isfinite(result.x)):
-        raise InvalidInputError("logistic regression did not converge on these examples")
+    if not np.all(np.isfinite(result.x)) or not (result.success or result.nit >= 500):
+        raise InvalidInputError(f"logistic regression did not converge on these examples: {result.message}")
     return result.x.reshape(classes, f + 1)
