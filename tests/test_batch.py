@@ -77,6 +77,7 @@ def test_cli_with_workers_writes_every_good_input(many_files, tmp_path, model_ca
     assert len(list(out.glob("*.overlay.jpg"))) == len(good)
 
 
+@pytest.mark.bench
 def test_bench_folder_writes_json(tmp_path, data_dir, model_cache, monkeypatch, capsys):
     folder = tmp_path / "photos"
     folder.mkdir()

@@ -173,6 +173,7 @@ def test_duplicates_are_dropped_by_oks() -> None:
     assert sorted(kept.score.tolist()) == pytest.approx([0.7, 0.9])  # the better twin stays
 
 
+@pytest.mark.bench
 def test_bench_images_writes_json(data_dir: Path, model_cache: Path, tmp_path: Path) -> None:
     from localpose.cli import main
 
