@@ -74,8 +74,8 @@ def registry() -> Registry:
     """The registry shipped with this localpose (read once per process)."""
     text = resources.files("localpose").joinpath("weights", "models.json").read_text(encoding="utf-8")
     document = json.loads(text)
-    if document.get("format") != REGISTRY_FORMAT:
-        raise RuntimeError(f"localpose/weights/models.json has format {document.get('format')!r}")
+    if document["format"] != REGISTRY_FORMAT:
+        raise RuntimeError(f"localpose/weights/models.json has format {document['format']!r}")
     networks = {
         n["name"]: NetworkCard(
             name=n["name"],
@@ -87,8 +87,8 @@ def registry() -> Registry:
             size=int(n["size"]),
             sha256=n["sha256"],
             origin=n["origin"],
-            input=n.get("input", {}),
-            outputs=tuple(n.get("outputs", ())),
+            input=n["input"],
+            outputs=tuple(n["outputs"]),
         )
         for n in document["networks"]
     }
@@ -99,7 +99,7 @@ def registry() -> Registry:
             skeleton=m["skeleton"],
             networks=m["networks"],
             summary=m["summary"],
-            default=bool(m.get("default", False)),
+            default=bool(m["default"]),
         )
         for m in document["models"]
     }
