@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from localpose.draw import draw_poses, draw_poses_i420
+from localpose.export.openpose import OPENPOSE_FOLDER
 from localpose.result import PoseFrame
 from localpose.video.io import (
     DecodeReport,
@@ -47,7 +48,7 @@ def output_paths(source: Path, out_dir: Path) -> dict[str, Path]:
         "jsonl": out_dir / f"{stem}.jsonl",
         "csv": out_dir / f"{stem}.csv",
         "raw": out_dir / f"{stem}.raw.jsonl",
-        "openpose": out_dir / f"{stem}_openpose",
+        "openpose": out_dir / f"{stem}_{OPENPOSE_FOLDER}",
         "coco": out_dir / f"{stem}.coco.json",
         "angles": out_dir / f"{stem}.angles.csv",
     }
