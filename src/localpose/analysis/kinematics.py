@@ -1,8 +1,9 @@
 """OpenSim scaling and inverse kinematics on a TRC file, with Pose2Sim's BlazePose setup.
 
 The only module that imports ``opensim``. It needs the optional extra
-``pip install 'localpose[opensim]'`` (the ``opensim`` wheel, CPython 3.11 only on PyPI, and
-``pose2sim`` for its model and setup files). The steps, as Pose2Sim's kinematics stage does them:
+``pip install 'localpose[opensim]'`` (the ``opensim`` wheel: CPython 3.11 and 3.12 on PyPI)
+and ``pip install --no-deps pose2sim`` (only its model and setup files are used; they are
+located, the package is never imported). The steps, as Pose2Sim's kinematics stage does them:
 
 1. Pose2Sim's ``Model_Pose2Sim_simple.osim`` with its ``Markers_BlazePose.xml`` marker set;
 2. scaling by OpenSim's ``ScaleTool`` with ``Scaling_Setup_Pose2Sim_Blazepose.xml``: each
@@ -25,9 +26,12 @@ from localpose.errors import InvalidInputError, InvalidOptionError
 from localpose.export.mot import read_mot
 from localpose.export.trc import read_trc
 
-__all__ = ["KinematicsOptions", "KinematicsResult", "pose2sim_setup_dir", "run_kinematics"]
+__all__ = ["KinematicsOptions", "KinematicsResult", "check_available", "pose2sim_setup_dir", "run_kinematics"]
 
-_EXTRA = "pip install 'localpose[opensim]' (opensim wheels exist for CPython 3.11)"
+_EXTRA = (
+    "pip install 'localpose[opensim]' (opensim wheels exist for CPython 3.11 and 3.12) "
+    "and pip install --no-deps pose2sim"
+)
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,13 @@ def pose2sim_setup_dir() -> Path:
     return folder
 
 
+def check_available() -> Path:
+    """Pose2Sim's setup folder, once opensim imports; a clear error naming the install otherwise."""
+    folder = pose2sim_setup_dir()
+    _opensim()
+    return folder
+
+
 def _times(values: np.ndarray) -> tuple[float, float]:
     if values.size == 0:
         raise InvalidInputError("the TRC file holds no frames")
@@ -103,6 +114,7 @@ def run_kinematics(
     generic.printToXML(str(generic_path))
 
     scale = opensim.ScaleTool(str(setup / "Scaling_Setup_Pose2Sim_Blazepose.xml"))
+    scale.setPathToSubject("")  # our paths are absolute; by default it prefixes the setup's folder
     scale.setSubjectMass(options.mass_kg)
     scale.getGenericModelMaker().setModelFileName(str(generic_path))
     scaler = scale.getModelScaler()

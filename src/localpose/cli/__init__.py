@@ -12,7 +12,20 @@ import sys
 from collections.abc import Sequence
 
 from localpose import __version__
-from localpose.cli import angles, bench, bvh, classify, compare, doctor, image, live, reps, serve, video
+from localpose.cli import (
+    angles,
+    bench,
+    bvh,
+    classify,
+    compare,
+    doctor,
+    image,
+    kinematics,
+    live,
+    reps,
+    serve,
+    video,
+)
 from localpose.cli.nativelog import filter_native_stderr
 from localpose.errors import LocalposeError
 
@@ -24,7 +37,7 @@ EXIT_FAILED_INPUTS = 1
 EXIT_USAGE = 2
 """Bad arguments or a failure before any input was processed (e.g. no model)."""
 
-SUBCOMMANDS = (serve, image, video, live, doctor, bench, angles, reps, compare, bvh, classify)
+SUBCOMMANDS = (serve, image, video, live, doctor, bench, angles, reps, compare, bvh, kinematics, classify)
 
 
 def build_parser() -> argparse.ArgumentParser:
