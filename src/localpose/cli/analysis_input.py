@@ -58,12 +58,12 @@ def add_input_arguments(parser: argparse.ArgumentParser, track: bool = True) -> 
 
 def video_options(args: argparse.Namespace):
     """`VideoOptions` of the video pipeline without outputs: the poses only."""
-    from localpose.smooth import SmoothingOptions
+    from localpose.cli.video import smoothing_options
     from localpose.video import VideoOptions
 
     return VideoOptions(
         estimator=estimator_options(args),
-        smoothing=SmoothingOptions(method=args.smoothing, cutoff_hz=args.cutoff, max_gap_ms=args.max_gap),
+        smoothing=smoothing_options(args),
         outputs=(),
         workers=args.workers,
     )

@@ -119,13 +119,19 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
-def video_options(args: argparse.Namespace):
+def smoothing_options(args: argparse.Namespace):
+    """`SmoothingOptions` from the flags of `add_smoothing_arguments`."""
     from localpose.smooth import SmoothingOptions
+
+    return SmoothingOptions(method=args.smoothing, cutoff_hz=args.cutoff, max_gap_ms=args.max_gap)
+
+
+def video_options(args: argparse.Namespace):
     from localpose.video import VideoOptions
 
     return VideoOptions(
         estimator=estimator_options(args),
-        smoothing=SmoothingOptions(method=args.smoothing, cutoff_hz=args.cutoff, max_gap_ms=args.max_gap),
+        smoothing=smoothing_options(args),
         motion=motion_options(args),
         outputs=args.format,
         workers=args.workers,
