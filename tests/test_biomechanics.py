@@ -34,7 +34,13 @@ DANCE = "videos/dance_synthetic_tfjs.mp4"
 def squats(data_dir, model, tmp_path_factory):
     """pose_squats.mp4 through `video` with the biomechanics outputs (and JSON Lines)."""
     out = tmp_path_factory.mktemp("biomech")
-    options = VideoOptions(outputs=("jsonl", "trc", "mot", "c3d"), workers=2)
+    try:
+        import ezc3d  # noqa: F401
+
+        c3d: tuple[str, ...] = ("c3d",)
+    except ImportError:
+        c3d = ()
+    options = VideoOptions(outputs=("jsonl", "trc", "mot", *c3d), workers=2)
     return process_video(data_dir / SQUATS, out, options, model)
 
 
@@ -268,3 +274,14 @@ def test_world_metres_against_human36m_motion_capture(data_dir, model):
     assert len(ratios) == 3
     # measured: 0.87, 0.90, 0.85 (MediaPipe's metres run ~13% short of the mocap joint centres)
     assert all(0.78 < r < 0.97 for r in ratios), ratios
+
+
+def test_c3d_without_ezc3d_fails_before_any_work(monkeypatch, model_cache, tmp_path, capsys):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "ezc3d", None)  # as if not installed
+    clip = tmp_path / "not-even-read.mp4"
+    assert (
+        main(["video", str(clip), "-o", str(tmp_path), "-f", "c3d", "--model-cache", str(model_cache)]) == 2
+    )
+    assert "pip install 'localpose[c3d]'" in capsys.readouterr().err

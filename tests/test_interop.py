@@ -11,8 +11,6 @@ from localpose.cli import main
 from localpose.export import coco_image_ids, coco_results
 from localpose.result import PoseFrame
 
-pytest.importorskip("pycocotools", reason="a test extra: pip install pycocotools")
-
 
 def test_coco_image_ids_are_integers_and_keep_coco_numbers():
     assert coco_image_ids(["000000000785", "pose", "12", "12", "a"]) == [785, 786, 12, 787, 788]
@@ -22,6 +20,7 @@ def test_coco_image_ids_are_integers_and_keep_coco_numbers():
 
 
 def test_folder_wide_coco_file_loads_and_evaluates_in_pycocotools(data_dir, model_cache, tmp_path, capsys):
+    pytest.importorskip("pycocotools", reason="a test extra: pip install pycocotools")
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
 

@@ -13,7 +13,7 @@ import numpy as np
 from localpose.errors import InvalidOptionError
 from localpose.export.markers import MarkerTrajectories
 
-__all__ = ["read_c3d", "write_c3d"]
+__all__ = ["check_available", "read_c3d", "write_c3d"]
 
 
 def _ezc3d():
@@ -22,6 +22,11 @@ def _ezc3d():
     except ImportError:
         raise InvalidOptionError("C3D files need ezc3d: pip install 'localpose[c3d]'") from None
     return ezc3d
+
+
+def check_available() -> None:
+    """Raise the one-line `InvalidOptionError` now, before any work, when ezc3d is missing."""
+    _ezc3d()
 
 
 def write_c3d(path: str | Path, markers: MarkerTrajectories) -> None:

@@ -412,6 +412,10 @@ def process_video(
     options = options or VideoOptions()
     if out_dir is None and options.outputs:
         raise InvalidOptionError("process_video needs an output folder to write its outputs")
+    if "c3d" in options.outputs:
+        from localpose.export.c3d import check_available
+
+        check_available()  # before decoding a frame, not after
     source, out_dir = Path(source), Path(out_dir or ".")
     bundle = model if isinstance(model, ModelBundle) else load_model(model)
     seconds: dict[str, float] = {}
