@@ -285,3 +285,17 @@ def test_c3d_without_ezc3d_fails_before_any_work(monkeypatch, model_cache, tmp_p
         main(["video", str(clip), "-o", str(tmp_path), "-f", "c3d", "--model-cache", str(model_cache)]) == 2
     )
     assert "pip install 'localpose[c3d]'" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_kinematics_command_writes_every_file_and_keeps_stdout_clean(
+    opensim, setup_dir, squats, tmp_path, capfd
+):
+    assert (
+        main(["kinematics", str(squats.outputs["jsonl"]), "-o", str(tmp_path), "--person-height", "1.65"])
+        == 0
+    )
+    out, err = capfd.readouterr()
+    assert out == "" and "IK marker error RMS median" in err and "height 1.65 m" in err
+    names = {p.name for p in tmp_path.iterdir()}
+    assert {"pose_squats.trc", "pose_squats.mot", "pose_squats_scaled.osim", "pose_squats.ik.mot"} <= names

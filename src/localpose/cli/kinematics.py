@@ -8,6 +8,7 @@ from pathlib import Path
 
 from localpose.cli.analysis_input import add_input_arguments, load_poses
 from localpose.cli.common import positive
+from localpose.cli.nativelog import native_stdout_to_stderr
 from localpose.cli.video import add_motion_arguments, motion_options
 
 __all__ = ["register"]
@@ -54,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
     write_trc(trc, marker_trajectories(motion))
     names, values = angle_table(series)
     write_mot(mot, names, series.timestamps_ms / 1000.0, values)
-    result = run_kinematics(trc, args.out, options)
+    with native_stdout_to_stderr():  # OpenSim prints a model summary on stdout
+        result = run_kinematics(trc, args.out, options)
     print(
         f"localpose: {len(series)} frames, height {motion.estimated_height_m * motion.scale:.2f} m; "
         f"OpenSim IK marker error RMS median {1000 * float(np.median(result.marker_rms_m)):.0f} mm, "
