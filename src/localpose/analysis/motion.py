@@ -77,7 +77,9 @@ class BodyMotion:
     times_s: np.ndarray
     markers: np.ndarray
     root: np.ndarray
-    """(T, 3) hip centre in camera coordinates (zeros without root motion)."""
+    """(T, 3) hip centre, in the markers' frame (floor origin; zeros without root motion)."""
+    camera_root: np.ndarray
+    """(T, 3) hip centre in camera coordinates (x right, y down, z forward from the camera), metres."""
     scale: float
     """Factor applied to the world landmarks (1 without a height)."""
     estimated_height_m: float
@@ -161,6 +163,8 @@ def body_motion(series: PersonSeries, options: MotionOptions | None = None) -> B
         if options.root_motion:
             root[k, :2] = (c - centre) / per_metre[k]
             root[k, 2] = focal / per_metre[k]
+    camera_root = root.copy()
+    camera_root[~present] = np.nan
     if options.root_motion:
         root -= _floor_origin(scale * world[present] + root[present, None, :], root[present])
     markers = scale * world + root[:, None, :]
@@ -170,6 +174,7 @@ def body_motion(series: PersonSeries, options: MotionOptions | None = None) -> B
         times_s=series.timestamps_ms / 1000.0,
         markers=markers,
         root=root,
+        camera_root=camera_root,
         scale=scale,
         estimated_height_m=estimated,
         pixels_per_metre=per_metre,
