@@ -174,7 +174,8 @@ def opensim():
 
 
 @pytest.fixture(scope="module")
-def setup_dir(opensim):
+def setup_dir():
+    """Pose2Sim's OpenSim_Setup folder (pip install --no-deps pose2sim), or a skip."""
     from localpose.analysis.kinematics import pose2sim_setup_dir
     from localpose.errors import InvalidOptionError
 
