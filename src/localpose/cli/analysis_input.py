@@ -36,15 +36,6 @@ def add_input_arguments(parser: argparse.ArgumentParser, track: bool = True) -> 
     from localpose.cli.video import add_smoothing_arguments
     from localpose.options import default_workers
 
-    if track:
-        parser.add_argument(
-            "--person",
-            "--track",
-            dest="track",
-            type=int,
-            metavar="ID",
-            help="the track id of the person to analyse (default: the longest track)",
-        )
     parser.add_argument(
         "-w",
         "--workers",
@@ -53,6 +44,15 @@ def add_input_arguments(parser: argparse.ArgumentParser, track: bool = True) -> 
         help="videos: worker processes, one pose engine each (default: the number of cores, %(default)s)",
     )
     add_smoothing_arguments(parser)
+    if track:
+        parser.add_argument(
+            "--person",
+            "--track",
+            dest="track",
+            type=int,
+            metavar="ID",
+            help="the track id of the person to analyse (default: the one seen in most frames)",
+        )
     add_estimator_arguments(parser)
 
 

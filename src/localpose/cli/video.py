@@ -112,9 +112,9 @@ def register(commands: argparse._SubParsersAction) -> None:
         default="ultrafast",
         help="x264 speed/size trade-off of the annotated MP4 (default ultrafast: quickest, larger file)",
     )
+    add_motion_arguments(parser)
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     add_smoothing_arguments(parser)
-    add_motion_arguments(parser)
     add_estimator_arguments(parser)
     parser.set_defaults(handler=run)
 
