@@ -77,9 +77,10 @@ class BodyMotion:
     times_s: np.ndarray
     markers: np.ndarray
     root: np.ndarray
-    """(T, 3) hip centre, in the markers' frame (floor origin; zeros without root motion)."""
+    """(T, 3) hip centre in the markers' frame (floor origin; zeros without root motion)."""
     camera_root: np.ndarray
-    """(T, 3) hip centre in camera coordinates (x right, y down, z forward from the camera), metres."""
+    """(T, 3) hip centre in camera coordinates (x right, y down, z forward from the camera), metres,
+    whether or not the markers travel."""
     scale: float
     """Factor applied to the world landmarks (1 without a height)."""
     estimated_height_m: float
@@ -87,11 +88,6 @@ class BodyMotion:
     pixels_per_metre: np.ndarray
     """(T,) from the per-frame fit, after scaling (NaN where absent)."""
     present: np.ndarray
-
-    @property
-    def frame_rate(self) -> float:
-        steps = np.diff(self.times_s)
-        return float(1.0 / np.median(steps)) if steps.size and np.median(steps) > 0 else 30.0
 
 
 def _point(world: np.ndarray, *names: str) -> np.ndarray:
@@ -152,7 +148,7 @@ def body_motion(series: PersonSeries, options: MotionOptions | None = None) -> B
     focal = max(width, height) / 2.0 / math.tan(math.radians(options.fov_deg) / 2.0)
     centre = np.array([width / 2.0, height / 2.0])
     t = len(series)
-    root = np.zeros((t, 3))
+    camera_root = np.full((t, 3), np.nan)
     per_metre = np.full(t, np.nan)
     for k in np.flatnonzero(present):
         s, c = _fit(series.xy[k], world[k], series.visibility[k] >= options.min_visibility)
@@ -160,13 +156,12 @@ def body_motion(series: PersonSeries, options: MotionOptions | None = None) -> B
             present[k] = False
             continue
         per_metre[k] = s / scale
-        if options.root_motion:
-            root[k, :2] = (c - centre) / per_metre[k]
-            root[k, 2] = focal / per_metre[k]
-    camera_root = root.copy()
-    camera_root[~present] = np.nan
+        camera_root[k, :2] = (c - centre) / per_metre[k]
+        camera_root[k, 2] = focal / per_metre[k]
+    root = np.zeros((t, 3))
     if options.root_motion:
-        root -= _floor_origin(scale * world[present] + root[present, None, :], root[present])
+        seen = camera_root[present]
+        root = camera_root - _floor_origin(scale * world[present] + seen[:, None, :], seen)
     markers = scale * world + root[:, None, :]
     markers[~present] = np.nan
     root[~present] = np.nan
