@@ -90,6 +90,18 @@ def test_bvh_export(squats_jsonl, tmp_path, capsys):
     assert "65 frames at 200.0 ms" in capsys.readouterr().err
 
 
+def test_a_video_goes_through_the_video_pipeline(data_dir, model_cache, squats_jsonl, capsys):
+    """`reps VIDEO` estimates with workers, tracking and smoothing: the same answer as on its poses."""
+    clip, cache = str(data_dir / "mediapipe" / "pose_squats.mp4"), ["--model-cache", str(model_cache)]
+    assert main(["reps", clip, "-e", "squat", "--json", "-w", "2", "--person", "0", *cache]) == 0
+    direct = json.loads(capsys.readouterr().out)
+    assert (direct["reps"], direct["partial"]) == (2, 1)
+    assert main(["compare", clip, str(squats_jsonl), "--json", "--person-a", "0", *cache]) == 0
+    assert json.loads(capsys.readouterr().out)["score"] > 90  # smoothed against raw poses of the same clip
+    assert main(["reps", str(squats_jsonl), "-e", "squat", "--person", "5"]) == 2
+    assert "track 5 does not appear" in capsys.readouterr().err
+
+
 def test_errors_are_reported_with_usage_exit_code(tmp_path, capsys):
     assert main(["reps", str(tmp_path / "missing.mp4"), "-e", "squat"]) == 2
     assert "no such file" in capsys.readouterr().err

@@ -18,6 +18,12 @@ def test_each_runtime_is_imported_by_its_engine_module_only():
     assert _importers("ai_edge_litert") == ["runtime/litert.py"]
 
 
+def test_optional_consumers_are_imported_by_one_module_each():
+    assert _importers("opensim") == ["analysis/kinematics.py"]
+    assert _importers("ezc3d") == ["export/c3d.py"]
+    assert _importers("Pose2Sim") == []  # its setup files are located, the package never imported
+
+
 def test_importing_localpose_does_no_heavy_work():
     heavy = ("mediapipe", "ai_edge_litert", "cv2", "fastapi")
     code = f"import sys, localpose; print(sorted(m for m in {heavy!r} if m in sys.modules))"

@@ -53,7 +53,12 @@ def test_image_folder_with_all_formats(photos, tmp_path, model_cache, capsys):
         str(photos / "sub" / "000000000785.jpg"),
     }
     coco = json.loads((out / "coco_results.json").read_text())
-    assert sorted(str(e["image_id"]) for e in coco) == ["785", "pose"]
+    assert sorted(e["image_id"] for e in coco) == [785, 786]  # integers: a COCO number kept, the next free
+    images = json.loads((out / "coco_images.json").read_text())["images"]
+    assert {i["id"]: i["file_name"] for i in images} == {
+        785: str(photos / "sub" / "000000000785.jpg"),
+        786: str(photos / "pose.jpg"),
+    }
 
 
 def test_image_to_stdout_is_json_lines(data_dir, model_cache, capsys):

@@ -13,9 +13,11 @@ Units and axes: centimetres; Y up, the character faces +Z in the rest pose and i
 importer expects with its default "-Z forward, Y up". The rest pose is a T-pose whose bone
 lengths are the medians over the track, so bones keep one length for the whole clip; the
 difference from the landmarks is mostly MediaPipe's bone-length jitter. Rotations are
-written as Z, X, Y Euler angles in degrees (R = Rz Rx Ry). The root stays at the world
-origin's hip centre: MediaPipe's world landmarks are hip-centred, so the file holds the
-body's motion relative to its hips, not its travel across the floor.
+written as Z, X, Y Euler angles in degrees (R = Rz Rx Ry). MediaPipe's world landmarks are
+hip-centred, so by default the root stays at the origin; given `MotionOptions`, the body is
+scaled (``person_height_m``) and the root travels along the hip centre's trajectory from
+`localpose.analysis.motion` (origin on the floor under the first frame's hips), so a walk
+crosses the scene and a jump leaves the floor.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import numpy as np
 
@@ -31,6 +33,9 @@ from localpose.analysis.series import PersonSeries
 from localpose.errors import InvalidInputError
 from localpose.result import PoseFrame
 from localpose.schema import landmark_index
+
+if TYPE_CHECKING:
+    from localpose.analysis.motion import MotionOptions
 
 __all__ = [
     "BVH_SKELETON",
@@ -181,15 +186,30 @@ class BvhWriteResult:
     bone_lengths_cm: dict[str, float]
 
 
-def _filled_world(series: PersonSeries) -> tuple[np.ndarray, int]:
-    present = np.flatnonzero(series.present)
+def _nearest_present(mask: np.ndarray) -> np.ndarray:
+    """For every frame, the index of the nearest frame where `mask` is True."""
+    present = np.flatnonzero(mask)
     if present.size == 0:
         raise InvalidInputError("the person never appears, so there is nothing to animate")
-    nearest = present[np.clip(np.searchsorted(present, np.arange(len(series))), 0, present.size - 1)]
-    before = present[np.clip(np.searchsorted(present, np.arange(len(series))) - 1, 0, present.size - 1)]
-    idx = np.arange(len(series))
-    use = np.where(np.abs(before - idx) <= np.abs(nearest - idx), before, nearest)
-    return series.world[use], int(len(series) - present.size)
+    idx = np.arange(mask.shape[0])
+    nearest = present[np.clip(np.searchsorted(present, idx), 0, present.size - 1)]
+    before = present[np.clip(np.searchsorted(present, idx) - 1, 0, present.size - 1)]
+    return np.where(np.abs(before - idx) <= np.abs(nearest - idx), before, nearest)
+
+
+def _filled_world(series: PersonSeries) -> tuple[np.ndarray, int]:
+    use = _nearest_present(series.present)
+    return series.world[use], int(len(series) - series.present.sum())
+
+
+def _root_and_scale(series: PersonSeries, motion: MotionOptions | None) -> tuple[np.ndarray, float]:
+    """(T, 3) root translation in metres (MediaPipe axes, gaps filled) and the body scale."""
+    if motion is None:
+        return np.zeros((len(series), 3)), 1.0
+    from localpose.analysis.motion import body_motion
+
+    body = body_motion(series, motion)
+    return body.root[_nearest_present(body.present)], body.scale
 
 
 def write_bvh(
@@ -197,10 +217,16 @@ def write_bvh(
     frames: Sequence[PoseFrame] | PersonSeries,
     track_id: int | None = None,
     frame_time_s: float | None = None,
+    motion: MotionOptions | None = None,
 ) -> BvhWriteResult:
-    """Write one person's world landmarks as BVH; frame time from the timestamps unless given."""
+    """Write one person's world landmarks as BVH; frame time from the timestamps unless given.
+
+    With `motion`, lengths are scaled and the root moves through space (see the module doc).
+    """
     series = frames if isinstance(frames, PersonSeries) else PersonSeries.from_frames(frames, track_id)
     world, filled = _filled_world(series)
+    travel, scale = _root_and_scale(series, motion)
+    world = world * scale
     if not np.isfinite(world).all():
         raise InvalidInputError("the world landmarks hold non-finite values; cannot animate them")
     t = world.shape[0]
@@ -259,7 +285,7 @@ def write_bvh(
         world_rot[j.name] = rot
         local_rot[j.name] = np.swapaxes(parent_rot, -1, -2) @ rot
 
-    root = pos["mid_hip"]
+    root = pos["mid_hip"] + _to_bvh(travel)
     euler = {name: _euler_zxy(r) for name, r in local_rot.items()}
     hierarchy = _hierarchy_text(children, offsets, end_offsets)
     lines = [hierarchy, "MOTION", f"Frames: {t}", f"Frame Time: {frame_time_s:.6f}"]

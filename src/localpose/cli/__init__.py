@@ -20,6 +20,7 @@ from localpose.cli import (
     compare,
     doctor,
     image,
+    kinematics,
     live,
     models,
     reps,
@@ -37,7 +38,9 @@ EXIT_FAILED_INPUTS = 1
 EXIT_USAGE = 2
 """Bad arguments or a failure before any input was processed (e.g. no model)."""
 
-SUBCOMMANDS = (serve, image, video, live, models, doctor, bench, angles, reps, compare, bvh, classify)
+SUBCOMMANDS = (
+    serve, image, video, live, models, doctor, bench, angles, reps, compare, bvh, kinematics, classify,
+)  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:

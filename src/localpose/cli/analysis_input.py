@@ -1,13 +1,16 @@
 """Where the analysis commands get poses from: images, videos, or localpose exports.
 
-Images go through `PoseEstimator`, videos through `localpose.video.estimate_video` (tracked),
-and files written by localpose (``.json``, ``.jsonl``, keypoints ``.csv``) are read back
-without running the model, so an analysis can be repeated on saved poses.
+Images go through `PoseEstimator`; videos through the same pipeline as `localpose video`
+(`localpose.video.process_video` with no outputs: worker processes, tracking, validation,
+gap filling and zero-phase smoothing, with `--workers` and `--smoothing`); files written by
+localpose (``.json``, ``.jsonl``, keypoints ``.csv``) are read back without running the
+model, so an analysis can be repeated on saved poses.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from localpose.cli.common import add_estimator_arguments, estimator_options, model_options
@@ -21,20 +24,49 @@ __all__ = [
     "add_input_arguments",
     "is_image",
     "load_poses",
+    "video_options",
 ]
 
 EXPORT_SUFFIXES = frozenset({".json", ".jsonl", ".csv"})
 
 
 def add_input_arguments(parser: argparse.ArgumentParser, track: bool = True) -> None:
+    """The person to analyse, and how a video is estimated (the flags of `localpose video`)."""
+    from localpose.cli.common import positive
+    from localpose.cli.video import add_smoothing_arguments
+    from localpose.options import default_workers
+
+    parser.add_argument(
+        "-w",
+        "--workers",
+        type=positive(int),
+        default=default_workers(),
+        help="videos: worker processes, one pose engine each (default: the number of cores, %(default)s)",
+    )
+    add_smoothing_arguments(parser)
     if track:
         parser.add_argument(
+            "--person",
             "--track",
+            dest="track",
             type=int,
             metavar="ID",
             help="the track id of the person to analyse (default: the one seen in most frames)",
         )
     add_estimator_arguments(parser, segmentation=False)
+
+
+def video_options(args: argparse.Namespace):
+    """`VideoOptions` of the video pipeline without outputs: the poses only."""
+    from localpose.cli.video import smoothing_options
+    from localpose.video import VideoOptions
+
+    return VideoOptions(
+        estimator=estimator_options(args),
+        smoothing=smoothing_options(args),
+        outputs=(),
+        workers=args.workers,
+    )
 
 
 def is_image(path: Path) -> bool:
@@ -66,15 +98,13 @@ class PoseLoader:
 
                 self._estimator = PoseEstimator(estimator_options(self.args), model_options(self.args))
             return [self._estimator.estimate(path)]
-        try:
-            from localpose.video import estimate_video
-        except ImportError as exc:  # the video pipeline is a separate module of this package
-            raise InvalidInputError(
-                f"{path}: reading videos needs localpose.video, which this installation lacks ({exc}); "
-                "give a localpose .jsonl or .csv export of the video instead"
-            ) from exc
-        # The one place that knows the video pipeline's call: estimated, tracked frames in order.
-        return list(estimate_video(path, estimator_options(self.args), model_options(self.args)))
+        from localpose.video import process_video
+
+        # The one place that knows the video pipeline's call: final poses, in frame order.
+        report = process_video(path, None, video_options(self.args), model_options(self.args))
+        for message in report.errors:
+            print(f"localpose: {path}: {message}", file=sys.stderr)
+        return report.poses
 
     def close(self) -> None:
         if self._estimator is not None:

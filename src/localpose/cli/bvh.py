@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
 from localpose.cli.analysis_input import add_input_arguments, load_poses
+from localpose.cli.video import add_motion_arguments, motion_options
 
 __all__ = ["register"]
 
@@ -17,14 +19,19 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="export a person's motion as a BVH animation",
         description=(
             "Write one person's world landmarks as a BVH file: a hip-rooted skeleton with one "
-            "rotation per joint per frame, centimetres, Y up, frame time from the video. Import in "
-            "Blender with File > Import > Motion Capture (.bvh). Details: docs/analysis.md."
+            "rotation per joint per frame, centimetres, Y up, frame time from the video; the root "
+            "travels with the person (--in-place keeps it at the origin). Import in Blender with "
+            "File > Import > Motion Capture (.bvh). Details: docs/analysis.md, docs/biomechanics.md."
         ),
     )
     parser.add_argument("input", type=Path, metavar="VIDEO", help="video or localpose .jsonl/.csv export")
     parser.add_argument(
         "-o", "--out", type=Path, metavar="BVH", help="output file (default: <input name>.bvh here)"
     )
+    parser.add_argument(
+        "--in-place", action="store_true", help="keep the root at the origin (no travel through space)"
+    )
+    add_motion_arguments(parser)
     add_input_arguments(parser)
     parser.set_defaults(handler=run)
 
@@ -35,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
 
     frames = load_poses(args.input, args)
     out = args.out or Path(f"{args.input.stem}.bvh")
-    result = write_bvh(out, frames, track_id=args.track)
+    motion = dataclasses.replace(motion_options(args), root_motion=not args.in_place)
+    result = write_bvh(out, frames, track_id=args.track, motion=motion)
     filled = (
         f", {result.filled_frames} frames without the person filled from neighbours"
         if result.filled_frames

@@ -39,8 +39,18 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="aligned distance (in body sizes) at which a joint keeps 61%% of its points (default 0.15)",
     )
     parser.add_argument("--phases", type=int, default=4, help="videos: phases to report (default 4)")
-    parser.add_argument("--person-a", type=int, default=0, help="images: which person of A (default 0)")
-    parser.add_argument("--person-b", type=int, default=0, help="images: which person of B (default 0)")
+    parser.add_argument(
+        "--person-a",
+        type=int,
+        metavar="ID",
+        help="images: which person of A (default 0); videos: which track (default the longest)",
+    )
+    parser.add_argument(
+        "--person-b",
+        type=int,
+        metavar="ID",
+        help="images: which person of B (default 0); videos: which track (default the longest)",
+    )
     parser.add_argument("--json", action="store_true", help="print the full report as JSON")
     add_input_arguments(parser, track=False)
     parser.set_defaults(handler=run)
@@ -56,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     if is_image(args.reference) != is_image(args.other):
         raise InvalidInputError("compare two images or two videos, not one of each")
     if is_image(args.reference) or (len(a) == 1 and len(b) == 1):
-        report = compare_poses(a[0], b[0], options, args.person_a, args.person_b)
+        report = compare_poses(a[0], b[0], options, args.person_a or 0, args.person_b or 0)
         if args.json:
             print(
                 json.dumps({"reference": str(args.reference), "other": str(args.other), **report.to_dict()})
@@ -66,7 +76,14 @@ def run(args: argparse.Namespace) -> int:
             mirrored = " (mirror image)" if report.mirrored else ""
             print(f"pose similarity {report.score:.1f}/100{mirrored}; points lost: {worst or 'none'}")
         return EXIT_OK
-    motion = compare_motions(a, b, options, phases=args.phases)
+    from localpose.analysis.series import PersonSeries
+
+    motion = compare_motions(
+        PersonSeries.from_frames(a, args.person_a),
+        PersonSeries.from_frames(b, args.person_b),
+        options,
+        phases=args.phases,
+    )
     if args.json:
         print(json.dumps({"reference": str(args.reference), "other": str(args.other), **motion.to_dict()}))
     else:

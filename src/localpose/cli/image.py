@@ -14,13 +14,14 @@ from tqdm import tqdm
 from localpose.batch import BatchOptions, estimate_files, overlay_file_suffix
 from localpose.cli.common import add_estimator_arguments, comma_list, estimator_options, model_options
 from localpose.estimate import PoseEstimator
-from localpose.export import coco_results, frame_to_dict, write_csv
+from localpose.export import coco_image_ids, coco_images, coco_results, frame_to_dict, write_csv
+from localpose.export.openpose import OPENPOSE_FOLDER, openpose_dict
 from localpose.result import PoseFrame
 
 __all__ = ["IMAGE_SUFFIXES", "register"]
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp"})
-FORMATS = ("json", "csv", "coco")
+FORMATS = ("json", "csv", "coco", "openpose")
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -41,7 +42,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         type=comma_list(FORMATS, "format"),
         default=("json",),
         help="comma-separated outputs: json (one file per image), csv (keypoints.csv), "
-        "coco (coco_results.json); default json",
+        "coco (coco_results.json with integer image ids, and coco_images.json mapping them to "
+        "files), openpose (openpose_json/<name>_keypoints.json, BODY_25); default json",
     )
     parser.add_argument("--draw", action="store_true", help="also write <name>.overlay.jpg/.png")
     parser.add_argument(
@@ -94,11 +96,6 @@ def collect_inputs(paths: list[Path]) -> tuple[list[_Input], list[str]]:
     return inputs, problems
 
 
-def _coco_image_id(item: _Input) -> int | str:
-    stem = item.path.stem
-    return int(stem) if stem.isdigit() else item.name
-
-
 @dataclass
 class _Outputs:
     out: Path | None
@@ -115,6 +112,11 @@ class _Outputs:
         if "json" in self.formats:
             document = frame_to_dict(frame, source=str(item.path))
             target.with_name(target.name + ".json").write_text(json.dumps(document, indent=1) + "\n")
+        if "openpose" in self.formats:
+            folder = self.out / OPENPOSE_FOLDER
+            folder.mkdir(exist_ok=True)
+            flat = item.name.replace("/", "_").replace("\\", "_")
+            (folder / f"{flat}_keypoints.json").write_text(json.dumps(openpose_dict(frame)) + "\n")
         if overlay is not None:
             target.with_name(target.name + ".overlay" + overlay_file_suffix(item.path)).write_bytes(overlay)
 
@@ -127,8 +129,13 @@ class _Outputs:
                 for index, (item, frame) in enumerate(self.results):
                     write_csv(stream, [frame], source=str(item.path), start_index=index, header=False)
         if "coco" in self.formats:
-            entries = coco_results((_coco_image_id(item), frame) for item, frame in self.results)
+            ids = coco_image_ids([item.path.stem for item, _ in self.results])
+            frames = [frame for _, frame in self.results]
+            entries = coco_results(zip(ids, frames, strict=True))
             (self.out / "coco_results.json").write_text(json.dumps(entries) + "\n")
+            names = [str(item.path) for item, _ in self.results]
+            images = coco_images(zip(ids, names, frames, strict=True))
+            (self.out / "coco_images.json").write_text(json.dumps({"images": images}, indent=1) + "\n")
 
 
 def run(args: argparse.Namespace) -> int:

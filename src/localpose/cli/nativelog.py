@@ -14,7 +14,7 @@ import re
 import sys
 import threading
 
-__all__ = ["filter_native_stderr"]
+__all__ = ["filter_native_stderr", "native_stdout_to_stderr"]
 
 _ROUTINE = re.compile(rb"^(?:[IW]\d{4} |INFO: |WARNING: All log messages before absl::InitializeLog)")
 _state = {"installed": False}
@@ -33,6 +33,19 @@ def _forward(read_fd: int, real_fd: int) -> None:
             os.write(real_fd, kept)
     if pending and not _ROUTINE.match(pending):
         os.write(real_fd, pending)
+
+
+@contextlib.contextmanager
+def native_stdout_to_stderr():
+    """While inside, what native code prints on fd 1 goes to stderr (stdout stays for data)."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def filter_native_stderr() -> None:

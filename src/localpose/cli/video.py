@@ -50,6 +50,30 @@ def add_smoothing_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_motion_arguments(parser: argparse.ArgumentParser) -> None:
+    """--person-height and --fov: metres and root motion of TRC, C3D and BVH (docs/biomechanics.md)."""
+    group = parser.add_argument_group("metres and root motion (trc, c3d, bvh)")
+    group.add_argument(
+        "--person-height",
+        type=positive(float),
+        metavar="M",
+        help="the person's height in metres; scales every length (default: the world landmarks' own metres)",
+    )
+    group.add_argument(
+        "--fov",
+        type=positive(float),
+        default=60.0,
+        metavar="DEG",
+        help="camera field of view across the longer image side, for the root's depth (default 60)",
+    )
+
+
+def motion_options(args: argparse.Namespace):
+    from localpose.analysis.motion import MotionOptions
+
+    return MotionOptions(person_height_m=args.person_height, fov_deg=args.fov)
+
+
 def register(commands: argparse._SubParsersAction) -> None:
     from localpose.options import default_workers
     from localpose.video import MP4_PRESETS, OUTPUT_KINDS
@@ -70,8 +94,9 @@ def register(commands: argparse._SubParsersAction) -> None:
         type=comma_list(OUTPUT_KINDS, "output"),
         default=("mp4", "jsonl", "csv"),
         help="comma-separated outputs: mp4 (annotated video), jsonl, csv, raw (JSON Lines before "
-        "smoothing), openpose (BODY_25 JSON per frame), coco, angles (joint angles CSV); "
-        "default mp4,jsonl,csv",
+        "smoothing), openpose (BODY_25 JSON per frame), coco, angles (joint angles CSV), trc and "
+        "c3d (OpenSim markers in metres with root motion; c3d needs ezc3d), mot (3D angles for "
+        "OpenSim); default mp4,jsonl,csv",
     )
     parser.add_argument(
         "-w",
@@ -87,19 +112,27 @@ def register(commands: argparse._SubParsersAction) -> None:
         default="ultrafast",
         help="x264 speed/size trade-off of the annotated MP4 (default ultrafast: quickest, larger file)",
     )
+    add_motion_arguments(parser)
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     add_smoothing_arguments(parser)
     add_estimator_arguments(parser, modes=("video",))
     parser.set_defaults(handler=run)
 
 
-def video_options(args: argparse.Namespace):
+def smoothing_options(args: argparse.Namespace):
+    """`SmoothingOptions` from the flags of `add_smoothing_arguments`."""
     from localpose.smooth import SmoothingOptions
+
+    return SmoothingOptions(method=args.smoothing, cutoff_hz=args.cutoff, max_gap_ms=args.max_gap)
+
+
+def video_options(args: argparse.Namespace):
     from localpose.video import VideoOptions
 
     return VideoOptions(
         estimator=estimator_options(args),
-        smoothing=SmoothingOptions(method=args.smoothing, cutoff_hz=args.cutoff, max_gap_ms=args.max_gap),
+        smoothing=smoothing_options(args),
+        motion=motion_options(args),
         outputs=args.format,
         workers=args.workers,
         draw_labels=not args.no_labels,

@@ -4,7 +4,7 @@ Every writer takes `PoseFrame`s and every reader gives them back, so formats rou
 The layouts are documented in docs/formats.md.
 """
 
-from localpose.export.coco import coco_results, read_coco_results
+from localpose.export.coco import coco_image_ids, coco_images, coco_results, read_coco_results
 from localpose.export.csvfile import CSV_COLUMNS, read_csv, write_csv
 from localpose.export.jsonfile import (
     SCHEMA_NAME,
@@ -22,6 +22,8 @@ __all__ = [
     "CSV_COLUMNS",
     "SCHEMA_NAME",
     "SCHEMA_VERSION",
+    "coco_image_ids",
+    "coco_images",
     "coco_results",
     "frame_from_dict",
     "frame_to_dict",

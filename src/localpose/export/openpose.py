@@ -13,7 +13,10 @@ import numpy as np
 from localpose.result import PoseFrame
 from localpose.schema import BODY25_FROM_LANDMARKS
 
-__all__ = ["body25_keypoints", "openpose_dict"]
+__all__ = ["OPENPOSE_FOLDER", "body25_keypoints", "openpose_dict"]
+
+OPENPOSE_FOLDER = "openpose_json"
+"""Name (or name ending) of folders of OpenPose files: Pose2Sim scans only folders named *json*."""
 
 
 def body25_keypoints(frame: PoseFrame, person: int) -> np.ndarray:

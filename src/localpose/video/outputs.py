@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from localpose.draw import draw_poses, draw_poses_i420
+from localpose.export.openpose import OPENPOSE_FOLDER
 from localpose.result import PoseFrame
 from localpose.video.io import (
     DecodeReport,
@@ -32,6 +33,7 @@ from localpose.video.io import (
 )
 
 if TYPE_CHECKING:
+    from localpose.analysis.motion import MotionOptions
     from localpose.video.pipeline import ProgressCallback, VideoOptions
 
 __all__ = ["output_paths", "render_video", "write_outputs"]
@@ -47,9 +49,12 @@ def output_paths(source: Path, out_dir: Path) -> dict[str, Path]:
         "jsonl": out_dir / f"{stem}.jsonl",
         "csv": out_dir / f"{stem}.csv",
         "raw": out_dir / f"{stem}.raw.jsonl",
-        "openpose": out_dir / f"{stem}_openpose",
+        "openpose": out_dir / f"{stem}_{OPENPOSE_FOLDER}",
         "coco": out_dir / f"{stem}.coco.json",
         "angles": out_dir / f"{stem}.angles.csv",
+        "trc": out_dir / f"{stem}.trc",
+        "mot": out_dir / f"{stem}.mot",
+        "c3d": out_dir / f"{stem}.c3d",
     }
 
 
@@ -75,12 +80,46 @@ def _write_openpose(folder: Path, frames: Sequence[PoseFrame], stem: str) -> Non
         path.write_text(json.dumps(openpose_dict(frame), separators=(",", ":")))
 
 
+def _write_biomechanics(kind: str, path: Path, final: list[PoseFrame], motion: MotionOptions) -> None:
+    """TRC / C3D markers (metres, root motion) or MOT angles of the longest track."""
+    from localpose.analysis.motion import angle_table, body_motion, marker_trajectories
+    from localpose.analysis.series import PersonSeries
+
+    series = PersonSeries.from_frames(final)
+    if kind == "mot":
+        from localpose.export.mot import write_mot
+
+        names, values = angle_table(series)
+        write_mot(path, names, series.timestamps_ms / 1000.0, values)
+        return
+    markers = marker_trajectories(body_motion(series, motion))
+    if kind == "trc":
+        from localpose.export.trc import write_trc
+
+        write_trc(path, markers)
+    else:
+        from localpose.export.c3d import write_c3d
+
+        write_c3d(path, markers)
+
+
 def _write_keypoints(
-    kind: str, path: Path, source: Path, tracked: list, final: list, angles: bool = False
+    kind: str,
+    path: Path,
+    source: Path,
+    tracked: list,
+    final: list,
+    angles: bool = False,
+    motion: MotionOptions | None = None,
 ) -> None:
     from localpose.export import coco_results, write_csv
 
     name = source.name
+    if kind in ("trc", "mot", "c3d"):
+        from localpose.analysis.motion import MotionOptions
+
+        _write_biomechanics(kind, path, final, motion or MotionOptions())
+        return
     if kind == "jsonl":
         _write_jsonl(path, final, name, angles=angles)
     elif kind == "raw":
@@ -207,7 +246,14 @@ def write_outputs(
     with ThreadPoolExecutor(1) as writer:
         pending = [
             writer.submit(
-                _write_keypoints, kind, paths[kind], source, tracked, final, "angles" in options.outputs
+                _write_keypoints,
+                kind,
+                paths[kind],
+                source,
+                tracked,
+                final,
+                "angles" in options.outputs,
+                options.motion,
             )
             for kind in keypoint_kinds
         ]

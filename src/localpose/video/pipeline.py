@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -36,6 +37,9 @@ from localpose.smooth import SmoothingOptions, smooth_tracks
 from localpose.track import PoseTracker, TrackerOptions
 from localpose.validate import PoseValidator, ValidationOptions
 from localpose.video.io import DecodeReport, frame_range, frame_timestamps, probe, read_frames
+
+if TYPE_CHECKING:
+    from localpose.analysis.motion import MotionOptions
 
 __all__ = [
     "MP4_PRESETS",
@@ -50,14 +54,21 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-OUTPUT_KINDS = ("mp4", "jsonl", "csv", "raw", "openpose", "coco", "angles")
+OUTPUT_KINDS = ("mp4", "jsonl", "csv", "raw", "openpose", "coco", "angles", "trc", "mot", "c3d")
 """mp4: annotated video; jsonl/csv: final keypoints; raw: JSON Lines before smoothing;
 openpose: a folder of BODY_25 JSON per frame; coco: COCO results JSON; angles: joint angles
-CSV (and each person's angles added to the JSON Lines)."""
+CSV (and each person's angles added to the JSON Lines); trc, c3d: the longest track's markers
+in metres with root motion (OpenSim, Pose2Sim marker names); mot: its 3D angles over time."""
 
 
 MP4_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower")
 """x264 presets accepted for the annotated MP4, fastest first."""
+
+
+def _motion_options() -> MotionOptions:
+    from localpose.analysis.motion import MotionOptions  # the analysis package loads on demand only
+
+    return MotionOptions()
 
 
 @dataclass(frozen=True)
@@ -68,6 +79,8 @@ class VideoOptions:
     tracking: TrackerOptions = field(default_factory=TrackerOptions)
     validation: ValidationOptions = field(default_factory=ValidationOptions)
     smoothing: SmoothingOptions = field(default_factory=SmoothingOptions)
+    motion: MotionOptions = field(default_factory=lambda: _motion_options())
+    """Metres and root motion of the trc and c3d outputs."""
     outputs: tuple[str, ...] = ("mp4", "jsonl", "csv")
     workers: int = 1
     overlap_ms: float = 300.0
@@ -382,7 +395,7 @@ def _make_pool(workers: int) -> tuple[ProcessPoolExecutor, tuple]:
 
 def process_video(
     source: str | Path,
-    out_dir: str | Path,
+    out_dir: str | Path | None,
     options: VideoOptions | None = None,
     model: ModelBundle | ModelOptions | None = None,
     on_progress: ProgressCallback | None = None,
@@ -391,12 +404,19 @@ def process_video(
     """Estimate, track, validate and smooth every frame of a video and write the chosen outputs.
 
     Raises `InvalidVideoError` when the file is not a video or no frame decodes; partial damage
-    is reported in `VideoReport.errors` while every decodable frame is processed.
+    is reported in `VideoReport.errors` while every decodable frame is processed. With no
+    outputs (``options.outputs == ()``, `out_dir` may be None) only the poses are returned.
     """
     from localpose.video.outputs import write_outputs
 
     options = options or VideoOptions()
-    source, out_dir = Path(source), Path(out_dir)
+    if out_dir is None and options.outputs:
+        raise InvalidOptionError("process_video needs an output folder to write its outputs")
+    if "c3d" in options.outputs:
+        from localpose.export.c3d import check_available
+
+        check_available()  # before decoding a frame, not after
+    source, out_dir = Path(source), Path(out_dir or ".")
     bundle = model if isinstance(model, ModelBundle) else load_model(model)
     seconds: dict[str, float] = {}
     started = time.perf_counter()
@@ -430,7 +450,7 @@ def process_video(
         tracked, final = _post_process(raw, options)
         seconds["track_smooth"] = time.perf_counter() - mark
         outputs: dict[str, Path] = {}
-        if not cancelled:
+        if not cancelled and options.outputs:
             mark = time.perf_counter()
             outputs = write_outputs(
                 source, out_dir, info, tracked, final, options, pool, workers, on_progress, cancel
