@@ -20,6 +20,7 @@ from typing import Any, Literal
 import numpy as np
 
 from localpose.analysis.angles import JOINT_ANGLE_NAMES, compute_angles
+from localpose.analysis.series import PersonSeries
 from localpose.analysis.similarity import SIMILARITY_LANDMARKS
 from localpose.errors import InvalidInputError, InvalidOptionError
 from localpose.result import PoseFrame
@@ -30,8 +31,10 @@ __all__ = [
     "MODEL_FORMAT",
     "PoseClassifier",
     "Segment",
+    "classify_people",
     "frame_features",
     "label_segments",
+    "label_series",
     "pose_features",
 ]
 
@@ -249,3 +252,35 @@ def _fit_logistic(z: np.ndarray, y: np.ndarray, classes: int, l2: float) -> np.n
     if not np.all(np.isfinite(result.x)) or not (result.success or result.nit >= 500):
         raise InvalidInputError(f"logistic regression did not converge on these examples: {result.message}")
     return result.x.reshape(classes, f + 1)
+
+
+def classify_people(model: PoseClassifier, frame: PoseFrame) -> list[dict[str, Any]]:
+    """Each person of one image: their most likely label and every label's probability."""
+    if len(frame) == 0:
+        return []
+    probabilities = model.predict_proba(frame_features(frame))
+    return [
+        {
+            "person": i,
+            "label": model.labels[int(np.argmax(p))],
+            "probabilities": {label: round(float(v), 4) for label, v in zip(model.labels, p, strict=True)},
+        }
+        for i, p in enumerate(probabilities)
+    ]
+
+
+def label_series(model: PoseClassifier, series: PersonSeries, window: int = 1) -> list[str | None]:
+    """A label per frame of one person's series (None where the person is absent), from the class
+    probabilities averaged over a centred `window` of frames, so one odd frame does not flip it."""
+    labels: list[str | None] = [None] * len(series)
+    present = np.flatnonzero(series.present)
+    if present.size == 0:
+        return labels
+    probabilities = model.predict_proba(np.stack([frame_features(series.frame(k))[0] for k in present]))
+    kernel = np.ones(max(1, window)) / max(1, window)
+    smoothed = np.stack(
+        [np.convolve(probabilities[:, c], kernel, mode="same") for c in range(probabilities.shape[1])], 1
+    )
+    for k, p in zip(present, smoothed, strict=True):
+        labels[int(k)] = model.labels[int(np.argmax(p))]
+    return labels

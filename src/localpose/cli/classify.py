@@ -111,9 +111,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    from localpose.analysis.classify import PoseClassifier, frame_features, label_segments
+    from localpose.analysis.classify import PoseClassifier, classify_people, label_segments, label_series
     from localpose.analysis.series import PersonSeries
     from localpose.cli import EXIT_FAILED_INPUTS, EXIT_OK
 
@@ -123,22 +121,8 @@ def run_predict(args: argparse.Namespace) -> int:
         for path in args.inputs:
             frames = loader.load(path)
             if is_image(path):
-                frame = frames[0]
-                people = []
-                if len(frame):
-                    probs = model.predict_proba(frame_features(frame))
-                    people = [
-                        {
-                            "person": i,
-                            "label": model.labels[int(np.argmax(p))],
-                            "probabilities": {
-                                lab: round(float(v), 4) for lab, v in zip(model.labels, p, strict=True)
-                            },
-                        }
-                        for i, p in enumerate(probs)
-                    ]
-                else:
-                    failures += 1
+                people = classify_people(model, frames[0])
+                failures += not people
                 if args.json:
                     print(json.dumps({"source": str(path), "people": people}))
                 else:
@@ -149,20 +133,8 @@ def run_predict(args: argparse.Namespace) -> int:
                     print(f"{path}: {found or 'nobody found'}")
                 continue
             series = PersonSeries.from_frames(frames, args.track)
-            present = np.flatnonzero(series.present)
-            labels: list[str | None] = [None] * len(series)
-            if present.size:
-                feats = np.stack([frame_features(series.frame(k))[0] for k in present])
-                probs = model.predict_proba(feats)
-                window = max(1, args.window)
-                kernel = np.ones(window) / window
-                smooth = np.stack(
-                    [np.convolve(probs[:, c], kernel, mode="same") for c in range(probs.shape[1])], 1
-                )
-                for k, p in zip(present, smooth, strict=True):
-                    labels[int(k)] = model.labels[int(np.argmax(p))]
-            else:
-                failures += 1
+            labels = label_series(model, series, args.window)
+            failures += all(label is None for label in labels)
             segments = label_segments(labels)
             if args.json:
                 print(
