@@ -102,8 +102,9 @@ def test_a_video_goes_through_the_video_pipeline(data_dir, model_cache, squats_j
     assert "track 5 does not appear" in capsys.readouterr().err
 
 
-def test_errors_are_reported_with_usage_exit_code(tmp_path, capsys):
-    assert main(["reps", str(tmp_path / "missing.mp4"), "-e", "squat"]) == 2
+def test_errors_are_reported_with_their_exit_code(tmp_path, capsys):
+    """A missing input is a failed input (1), as for `localpose image missing.jpg`."""
+    assert main(["reps", str(tmp_path / "missing.mp4"), "-e", "squat"]) == 1
     assert "no such file" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["reps", str(tmp_path / "x.jsonl"), "-e", "burpee"])

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from localpose.errors import InvalidInputError
+from localpose.errors import InvalidInputError, InvalidOptionError
 from localpose.result import PoseFrame
 from localpose.schema import NUM_LANDMARKS
 
@@ -67,7 +67,7 @@ class PersonSeries:
             xy[k], world[k], vis[k] = frame.xy[i], frame.world[i], frame.visibility[i]
             present[k] = True
         if track_id is not None and not present.any():
-            raise InvalidInputError(f"track {track_id} does not appear in these frames")
+            raise InvalidOptionError(f"track {track_id} does not appear in these frames")
         return cls(
             timestamps_ms=np.array([f.timestamp_ms for f in frames], dtype=np.float64),
             xy=xy,

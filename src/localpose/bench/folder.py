@@ -132,8 +132,8 @@ def run_benchmark(
 
 def _run(args: argparse.Namespace) -> int:
     from localpose.bench import shared_data
-    from localpose.cli import EXIT_OK, EXIT_USAGE
     from localpose.cli.common import model_options
+    from localpose.errors import EXIT_OK, EXIT_USAGE
 
     folder = args.folder or shared_data("images")
     if folder is None or not folder.is_dir():

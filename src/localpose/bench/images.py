@@ -225,7 +225,7 @@ def _latency(model: object, images: list[np.ndarray], repeat: int) -> dict:
 
 def _run(args: argparse.Namespace) -> int:
     from localpose.bench import shared_data
-    from localpose.cli import EXIT_OK, EXIT_USAGE
+    from localpose.errors import EXIT_OK, EXIT_USAGE
 
     folder = args.coco or shared_data("images/coco")
     if folder is None:

@@ -147,7 +147,7 @@ def run_benchmark(images: list[Path], workers: int, requests: int) -> dict:
 
 def _run(args: argparse.Namespace) -> int:
     from localpose.bench import shared_data
-    from localpose.cli import EXIT_OK, EXIT_USAGE
+    from localpose.errors import EXIT_OK, EXIT_USAGE
 
     folder = shared_data("images/coco")
     images = args.images or (sorted(folder.glob("*.jpg")) if folder else [])

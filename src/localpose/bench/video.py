@@ -165,7 +165,7 @@ def _table(results: dict) -> str:
 
 def _run(args: argparse.Namespace) -> int:
     from localpose.bench import shared_data
-    from localpose.cli import EXIT_OK, EXIT_USAGE
+    from localpose.errors import EXIT_OK, EXIT_USAGE
 
     video = args.video or shared_data(DEFAULT_VIDEO)
     if video is None or not Path(video).is_file():

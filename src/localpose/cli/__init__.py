@@ -28,15 +28,10 @@ from localpose.cli import (
     video,
 )
 from localpose.cli.nativelog import filter_native_stderr
-from localpose.errors import LocalposeError
+from localpose.errors import EXIT_FAILED_INPUTS, EXIT_OK, EXIT_USAGE, LocalposeError
 
 __all__ = ["EXIT_FAILED_INPUTS", "EXIT_OK", "EXIT_USAGE", "build_parser", "main"]
 
-EXIT_OK = 0
-EXIT_FAILED_INPUTS = 1
-"""Some inputs could not be processed (the others were, and their outputs written)."""
-EXIT_USAGE = 2
-"""Bad arguments or a failure before any input was processed (e.g. no model)."""
 
 SUBCOMMANDS = (
     serve, image, video, live, models, doctor, bench, angles, reps, compare, bvh, kinematics, classify,
@@ -72,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.handler(args))
     except LocalposeError as exc:
         print(f"localpose: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return exc.exit_code
     except KeyboardInterrupt:
         print("localpose: interrupted", file=sys.stderr)
         return 130
