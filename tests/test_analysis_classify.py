@@ -44,6 +44,7 @@ def _dataset(data_dir, model, table) -> tuple[np.ndarray, list[str]]:
 
 
 @pytest.mark.parametrize("kind", ["knn", "logistic"])
+@pytest.mark.slow
 def test_held_out_repetitions_are_labelled_correctly(data_dir, model, kind):
     x_train, y_train = _dataset(data_dir, model, TRAIN)
     x_test, y_test = _dataset(data_dir, model, TEST)
@@ -78,6 +79,7 @@ def test_errors_and_segments():
     assert [(s.label, s.start, s.end) for s in segments] == [("a", 0, 1), ("a", 3, 3), ("b", 4, 5)]
 
 
+@pytest.mark.slow
 def test_cli_trains_on_a_folder_of_labelled_frames_and_predicts(
     data_dir, model_cache, model, tmp_path, capsys
 ):
@@ -106,6 +108,7 @@ def test_cli_trains_on_a_folder_of_labelled_frames_and_predicts(
     assert len(wrong) <= 1, wrong  # measured: none wrong
 
 
+@pytest.mark.slow
 def test_knn_prediction_memory_is_bounded() -> None:
     """20,000 query frames against 5,000 training poses: the direct way needed a (20,000 x
     5,000 x F) float64 array (~40 GB with F = 50); a KD-tree needs (queries x k). Checked by

@@ -23,6 +23,7 @@ def squats_jsonl(data_dir, model, tmp_path_factory):
     return path
 
 
+@pytest.mark.slow
 def test_angles_plot_and_csv(squats_jsonl, tmp_path, capsys):
     png, table = tmp_path / "angles.png", tmp_path / "angles.csv"
     assert main(["angles", str(squats_jsonl), "-o", str(png), "--csv", str(table), "--space", "world"]) == 0
@@ -57,6 +58,7 @@ def test_reps_json_table_and_plot(squats_jsonl, tmp_path, capsys):
     assert table.startswith("squat: 2 reps, 1 partial") and "unfinished" in table
 
 
+@pytest.mark.slow
 def test_compare_images_and_motions(pose_jpg, model_cache, data_dir, tmp_path, capsys):
     flipped = tmp_path / "flipped.png"
     ImageOps.mirror(Image.open(pose_jpg).convert("RGB")).save(flipped)
@@ -90,6 +92,7 @@ def test_bvh_export(squats_jsonl, tmp_path, capsys):
     assert "65 frames at 200.0 ms" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_a_video_goes_through_the_video_pipeline(data_dir, model_cache, squats_jsonl, capsys):
     """`reps VIDEO` estimates with workers, tracking and smoothing: the same answer as on its poses."""
     clip, cache = str(data_dir / "mediapipe" / "pose_squats.mp4"), ["--model-cache", str(model_cache)]

@@ -272,6 +272,7 @@ def test_real_squats_two_full_and_one_cut_off(data_dir, model):
         assert rep.flags == ()
 
 
+@pytest.mark.slow
 def test_real_pushups_four(data_dir, model):
     """videos/pushup_side.mp4, 472 frames at 30 fps, a man doing slow push-ups seen from his left.
 
@@ -290,6 +291,7 @@ def test_real_pushups_four(data_dir, model):
         assert rep.flags == ()
 
 
+@pytest.mark.slow
 def test_rendered_arm_raise_counts_as_one_jumping_jack_arm_cycle(data_dir, model):
     """videos/dance_synthetic_tfjs.mp4: 120 frames at 30 fps of a computer-rendered dancer (not a
     real person; the only footage of arms going overhead). Stepped through every 3rd frame: arms

@@ -15,6 +15,8 @@ from localpose import EstimatorOptions, InvalidOptionError, LocalposeError, Pose
 from localpose.batch import IMAGES_PER_WORKER, BatchOptions, estimate_files
 from localpose.cli import EXIT_FAILED_INPUTS, main
 
+pytestmark = pytest.mark.slow  # worker pools over folders of photos
+
 
 @pytest.fixture
 def many_files(tmp_path, data_dir):

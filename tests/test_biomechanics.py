@@ -26,6 +26,8 @@ from localpose.export.trc import read_trc
 from localpose.schema import LANDMARK_INDEX
 from localpose.video import VideoOptions, process_video
 
+pytestmark = pytest.mark.slow  # OpenSim scaling and inverse kinematics, whole videos
+
 SQUATS = "mediapipe/pose_squats.mp4"
 DANCE = "videos/dance_synthetic_tfjs.mp4"
 

@@ -188,6 +188,7 @@ def test_litert_agrees_with_mediapipe_tasks_on_the_golden_image(
     assert (ma & mb).sum() / (ma | mb).sum() > 0.99
 
 
+@pytest.mark.slow
 def test_video_mode_never_tracks_one_person_twice(model: ModelBundle, data_dir: Path) -> None:
     """Asked for two people on a one-person clip, the engine returns one person per frame
     (two ROIs that converge on one person are merged, as MediaPipe Tasks does not)."""

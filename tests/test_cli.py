@@ -93,6 +93,7 @@ def test_bad_model_file_is_one_clear_line(tmp_path, data_dir, capsys):
     ]
 
 
+@pytest.mark.slow
 def test_doctor(model_cache):
     """In a child process: doctor blocks networking for the rest of its process's life."""
     command = [

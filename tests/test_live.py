@@ -18,6 +18,8 @@ from localpose.models import ModelBundle
 from localpose.options import ModelOptions
 from localpose.video import estimate_video, read_frames
 
+pytestmark = pytest.mark.slow  # live sessions over whole clips and streams
+
 
 def test_session_tracks_and_smooths_causally(data_dir: Path, model: ModelBundle) -> None:
     path = data_dir / "mediapipe/pose_squats.mp4"

@@ -65,6 +65,7 @@ def test_lite_and_heavy_agree_on_both_runtimes(model_options, pose_jpg, pose_exp
     assert np.abs(frames["litert"].world - frames["mediapipe"].world).max() <= 0.1
 
 
+@pytest.mark.slow
 def test_heavy_model_search_reaches_the_oks_target(fetched_cache, coco_photos, coco_truth):
     """The multi-person search with the heavy network: 9 of 12, no duplicates, mean OKS 0.860
     (0.844 with the bundled full network; docs/multiperson.md)."""

@@ -161,6 +161,7 @@ def test_bad_task_files_fail_with_a_clear_message(tmp_path) -> None:
         load_model(ModelOptions(tmp_path / "missing.task"))
 
 
+@pytest.mark.slow
 def test_concurrent_adds_leave_one_consistent_entry(tmp_path) -> None:
     code = (
         "import sys; from pathlib import Path; from importlib import resources; "

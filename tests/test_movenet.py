@@ -71,6 +71,7 @@ def test_bundled_networks_have_movenets_inputs(lightning, thunder, multipose) ->
         lightning.run(grey)
 
 
+@pytest.mark.slow
 def test_lightning_follows_tfjs_reference_on_video(lightning: MoveNetNetwork, data_dir: Path) -> None:
     """Every frame of the synthetic dance clip, cropped by tfjs's rule, against tfjs's output.
 

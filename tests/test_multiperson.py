@@ -174,6 +174,7 @@ def test_duplicates_are_dropped_by_oks() -> None:
 
 
 @pytest.mark.bench
+@pytest.mark.slow
 def test_bench_images_writes_json(data_dir: Path, model_cache: Path, tmp_path: Path) -> None:
     from localpose.cli import main
 

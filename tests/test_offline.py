@@ -6,6 +6,8 @@ import shutil
 import subprocess
 import sys
 
+import pytest
+
 # Runs the real CLI in a fresh process whose Python-level networking raises from the first
 # line on; where the kernel allows it, the process also lives in a network namespace with
 # no interfaces, so native code cannot reach the network either.
@@ -26,6 +28,7 @@ def _network_namespace_prefix() -> list[str]:
     return []
 
 
+@pytest.mark.slow
 def test_estimates_a_pose_with_no_network_from_an_empty_cache(tmp_path, pose_jpg):
     cache = tmp_path / "empty-cache"
     out = tmp_path / "out"

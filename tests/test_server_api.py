@@ -24,6 +24,8 @@ from localpose.models import ModelBundle
 from localpose.video import read_frames
 from server_support import RunningServer, start_server
 
+pytestmark = pytest.mark.slow  # real `localpose serve` processes
+
 API = "/api/v1"
 
 

@@ -24,6 +24,7 @@ CLIPS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(CLIPS))
 def test_probe_and_decode_every_frame(data_dir: Path, name: str) -> None:
     frames, width, height, codec = CLIPS[name]
@@ -87,6 +88,7 @@ def test_rotation_metadata_is_honoured(data_dir: Path, tmp_path: Path) -> None:
         assert np.abs(got.astype(int) - want[::-1, ::-1]).mean() > 20  # and not upside down
 
 
+@pytest.mark.slow
 def test_truncated_file_yields_what_it_holds(data_dir: Path, tmp_path: Path) -> None:
     """two_people_sports2d.mp4 keeps its index first: cut at 60%, the frames before the cut decode."""
     source = (data_dir / "videos/two_people_sports2d.mp4").read_bytes()

@@ -24,6 +24,8 @@ from localpose.video import (
     read_frames,
 )
 
+pytestmark = pytest.mark.slow  # whole videos through worker pools
+
 SQUATS = "mediapipe/pose_squats.mp4"
 PUSHUP = "videos/pushup_side.mp4"
 TWO_PEOPLE = "videos/two_people_sports2d.mp4"

@@ -15,7 +15,7 @@ from localpose.models import ModelBundle
 from localpose.video import read_frames
 from server_support import RunningServer, start_server
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 if not Path(CHROMIUM).exists():
