@@ -63,7 +63,7 @@ def test_detector_keeps_a_few_input_shapes(model: ModelBundle) -> None:
     shapes = [(448, 32 * k) for k in (6, 7, 8, 9, 10)]
     for shape in shapes:
         detector.detect(np.zeros((100, 100, 3), np.uint8), 0.5, shape)
-    kept = list(detector._networks)
+    kept = detector.input_shapes
     assert kept[0] == (224, 224) and kept[1:] == shapes[1:]
 
 
@@ -125,12 +125,12 @@ def test_weak_candidates_are_looked_at_again_only_when_their_region_moves(
     for photo in sorted((data_dir / "images/coco").glob("*.jpg")):
         rgb = load_image(photo)
         shape = search_input_shape(rgb.shape[1], rgb.shape[0])
-        for score, roi in engine._detector.detect(rgb, 0.5, shape, second_chance=0.15):
+        for score, roi in engine.detector.detect(rgb, 0.5, shape, second_chance=0.15):
             if score >= 0.5:
                 continue
             first = first_runs(rgb, roi)
             runs.clear()
-            person = engine._framed(rgb, roi, look_again=True)
+            person = engine.person_in(rgb, roi, look_again=True)
             if first is None:
                 assert person is None and len(runs) == 1
                 continue

@@ -124,6 +124,11 @@ class PoseDetector:
             [(square.input_shape, (square, ssd_anchors(square.input_shape)))]
         )
 
+    @property
+    def input_shapes(self) -> list[tuple[int, int]]:
+        """The (width, height) inputs built so far: the square one first, then the most recent last."""
+        return list(self._networks)
+
     def _network(self, shape: tuple[int, int]) -> tuple[TFLiteNetwork, np.ndarray]:
         """The network for an input `shape` (the square one when this model cannot change it)."""
         if shape not in self._networks:

@@ -89,13 +89,13 @@ class BlazePoseEngine:
                 LandmarkNetwork(landmarks, self.options.segmentation, count),
             )
         self._threads = count
-        self._detector, self._landmarks = self._networks[count]
+        self.detector, self._landmarks = self._networks[count]
 
     # -- the two networks ----------------------------------------------------------------------
 
     def detect(self, rgb: np.ndarray) -> list[tuple[float, Roi]]:
         """Pose detector candidates as (score, landmark ROI), best first, after suppression."""
-        return self._detector.detect(rgb, self.options.min_detection_confidence)
+        return self.detector.detect(rgb, self.options.min_detection_confidence)
 
     def landmarks(self, rgb: np.ndarray, roi: Roi) -> PersonEstimate | None:
         """The person in `roi`, or None when the model's presence score is below the threshold."""
@@ -147,10 +147,10 @@ class BlazePoseEngine:
         options = self.options
         min_score = options.min_detection_confidence
         weaker = min_score * _SEARCH_SCORE_FACTOR
-        close = self._detector.detect(rgb, min_score, search_input_shape(width, height), weaker)
+        close = self.detector.detect(rgb, min_score, search_input_shape(width, height), weaker)
         candidates = [(score, roi) for score, roi in close if roi.side < max(width, height)]
         if len(candidates) < len(close):  # someone fills the frame: the usual view sees them
-            candidates = self._detector.detect(rgb, min_score, second_chance=weaker) + candidates
+            candidates = self.detector.detect(rgb, min_score, second_chance=weaker) + candidates
         people: list[PersonEstimate] = []
         found_at: list[Roi] = []  # the regions people were found in
         for score, roi in candidates:
@@ -158,7 +158,7 @@ class BlazePoseEngine:
                 break
             if any(roi.same_centre(seen) for seen in found_at):  # overlapping people stay apart
                 continue
-            person = self._framed(rgb, roi, look_again=score < min_score)
+            person = self.person_in(rgb, roi, look_again=score < min_score)
             if person is None:
                 continue
             if score < min_score and person.mean_presence < _SECOND_CHANCE_PRESENCE:
@@ -169,7 +169,7 @@ class BlazePoseEngine:
             people = [p for p in [*people, person] if any(p is k for k in kept)]
         return _to_pose_frame(people, (width, height), 0.0)
 
-    def _framed(self, rgb: np.ndarray, roi: Roi, look_again: bool) -> PersonEstimate | None:
+    def person_in(self, rgb: np.ndarray, roi: Roi, look_again: bool) -> PersonEstimate | None:
         """The person in `roi`; with `look_again`, looked at again in the region their landmarks
         give, unless that region is nearly the one used (nothing to gain from a second run)."""
         person = self.landmarks(rgb, roi)
