@@ -73,8 +73,12 @@ class PoseLoader:
                 f"{path}: reading videos needs localpose.video, which this installation lacks ({exc}); "
                 "give a localpose .jsonl or .csv export of the video instead"
             ) from exc
+        from localpose.cli.progress import with_progress
+        from localpose.video import probe
+
         # The one place that knows the video pipeline's call: estimated, tracked frames in order.
-        return list(estimate_video(path, estimator_options(self.args), model_options(self.args)))
+        frames = estimate_video(path, estimator_options(self.args), model_options(self.args))
+        return list(with_progress(frames, total=probe(path).frame_count, desc=path.name, unit="frame"))
 
     def close(self) -> None:
         if self._estimator is not None:

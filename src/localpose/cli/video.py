@@ -7,8 +7,6 @@ import sys
 import time
 from pathlib import Path
 
-from tqdm import tqdm
-
 from localpose.cli.common import (
     add_estimator_arguments,
     comma_list,
@@ -16,6 +14,7 @@ from localpose.cli.common import (
     model_options,
     positive,
 )
+from localpose.cli.progress import progress_bar
 from localpose.errors import InvalidInputError
 
 __all__ = ["VIDEO_SUFFIXES", "register"]
@@ -111,7 +110,7 @@ class _Bar:
     """A tqdm progress bar fed by `VideoProgress` callbacks (frames/s and ETA)."""
 
     def __init__(self, name: str, quiet: bool) -> None:
-        self.bar = tqdm(desc=name, unit="frame", disable=quiet or None, file=sys.stderr, leave=False)
+        self.bar = progress_bar(quiet, desc=name, unit="frame")
         self.stage = ""
 
     def __call__(self, progress) -> None:
