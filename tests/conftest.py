@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -68,3 +69,21 @@ def coco_truth() -> dict:
 def coco_photos(coco_truth: dict) -> dict[int, Path]:
     """The annotated COCO photos by image id."""
     return {image["id"]: DATA / "images" / "coco" / image["file_name"] for image in coco_truth["images"]}
+
+
+@pytest.fixture(scope="session")
+def fake_camera(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """pose_squats.mp4 as a Y4M file (yuv420p, 360x640) for chromium's fake camera."""
+    import av
+
+    from localpose.video import read_frames
+
+    path = tmp_path_factory.mktemp("camera") / "squats.y4m"
+    with av.open(str(path), "w", format="yuv4mpegpipe") as container:
+        stream = container.add_stream("rawvideo", rate=Fraction(5))
+        stream.width, stream.height, stream.pix_fmt = 360, 640, "yuv420p"
+        for rgb, _ in read_frames(data_dir / "mediapipe/pose_squats.mp4", max_side=640):
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return path

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from fractions import Fraction
 from pathlib import Path
 
 import httpx
@@ -12,7 +11,6 @@ import numpy as np
 import pytest
 
 from localpose.models import ModelBundle
-from localpose.video import read_frames
 from server_support import RunningServer, start_server
 
 pytestmark = pytest.mark.browser
@@ -29,22 +27,6 @@ def server(model: ModelBundle, model_cache: Path, tmp_path_factory: pytest.TempP
     running = start_server(model_cache, tmp_path_factory.mktemp("webui"), ["--workers", "2"])
     yield running
     running.stop()
-
-
-@pytest.fixture(scope="module")
-def fake_camera(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """pose_squats.mp4 as a Y4M file (yuv420p, 360x640) for chromium's fake camera."""
-    import av
-
-    path = tmp_path_factory.mktemp("camera") / "squats.y4m"
-    with av.open(str(path), "w", format="yuv4mpegpipe") as container:
-        stream = container.add_stream("rawvideo", rate=Fraction(5))
-        stream.width, stream.height, stream.pix_fmt = 360, 640, "yuv420p"
-        for rgb, _ in read_frames(data_dir / "mediapipe/pose_squats.mp4", max_side=640):
-            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -130,7 +112,8 @@ def test_bad_file_shows_the_api_error(page, tmp_path: Path):
     bad.write_text("not an image")
     page.set_input_files("#image-file", str(bad))
     page.wait_for_selector("#image-status.error", timeout=15_000)
-    assert "unsupported_media_type" in page.text_content("#image-status")
+    assert page.text_content("#image-status") == "Not a supported image (JPEG, PNG, WebP or BMP)."
+    assert "not a supported image" in page.get_attribute("#image-status", "title")  # the server's words
 
 
 def test_language_toggle(page):
@@ -148,7 +131,8 @@ def test_video_tab_uploads_and_plays_the_result(page, data_dir: Path):
     page.wait_for_selector("#video-result:not([hidden])", timeout=180_000)
     assert page.evaluate("document.getElementById('upload-progress').value") == 1
     assert page.evaluate("document.getElementById('job-progress').value") == 1
-    assert page.locator("#video-downloads button").count() == 3
+    kinds = page.eval_on_selector_all("#video-downloads button", "bs => bs.map(b => b.dataset.kind)")
+    assert set(kinds) == {"mp4", "jsonl", "csv", "angles", "bvh"}  # the default outputs, and BVH
     page.wait_for_function("document.getElementById('video-player').readyState >= 1", timeout=30_000)
     duration = page.evaluate("document.getElementById('video-player').duration")
     assert duration == pytest.approx(13.0, abs=0.5)

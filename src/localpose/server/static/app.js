@@ -1118,6 +1118,11 @@ function wire() {
   for (const button of TABS()) button.onclick = () => selectTab(button.dataset.tab);
   document.querySelector(".tabs").addEventListener("keydown", tabKeys);
   $("api-key").onchange = () => { if (!state.info) loadInfo(); };
+  for (const input of document.querySelectorAll("input[type=file]")) {
+    input.addEventListener("keydown", (e) => {  // Enter or Space on the focused button opens the chooser
+      if (e.key === "Enter" || e.key === " ") { e.preventDefault(); input.click(); }
+    });
+  }
   $("image-file").onchange = (e) => { const files = imagesFrom(e.target.files); if (files.length) estimateFiles(files); e.target.value = ""; };
   const drop = $("drop");
   drop.ondragover = (e) => { e.preventDefault(); drop.classList.add("over"); };
