@@ -155,6 +155,9 @@ const EXERCISE_NAMES = {
   zh: { squat: "深蹲", pushup: "俯卧撑", lunge: "弓步蹲", jumping_jack: "开合跳", situp: "仰卧起坐", curl: "弯举" },
 };
 
+const SIGNALS_ZH = { squat: "双膝屈曲角（三维）", pushup: "双肘屈曲角（二维，侧面）", lunge: "前膝屈曲角（三维）",
+  jumping_jack: "手臂上举角（二维，正面）", situp: "躯干抬起角（三维）", curl: "弯曲较大一侧的肘屈曲角（三维）" };
+
 const FLAGS = {
   en: { shallow: "not deep enough", forward_lean: "leaning forward", knees_caving: "knees caving in",
     knees_past_toes: "knees past the toes", rushed: "too fast", hip_sag: "hips sagging", hip_pike: "hips too high",
@@ -727,7 +730,8 @@ function showVideoResult(job, loadPlayer) {
 function renderReps(reps) {
   $("video-reps-box").hidden = !reps;
   if (!reps) return;
-  $("video-reps-summary").textContent = `${exerciseName(reps.exercise)}: ` + t("repsCount", reps.reps, reps.partial, reps.signal);
+  $("video-reps-summary").textContent = `${exerciseName(reps.exercise)}: ` + t("repsCount", reps.reps, reps.partial,
+    state.lang === "zh" ? SIGNALS_ZH[reps.exercise] ?? reps.signal : reps.signal);
   const body = $("video-reps").querySelector("tbody");
   body.innerHTML = "";
   for (const rep of reps.items) {
