@@ -654,7 +654,7 @@ function showJobProgress(job) {
     return;
   }
   if (p.fraction !== null) bar.value = 0.85 * p.fraction;
-  if (p.frames_done > 0 && p.eta_s !== null && p.fps > 0) {
+  if (p.frames_done > 0 && p.eta_s !== null && p.eta_s > 0 && p.fps >= 0.1) {  // never "0 fps, 0 s left"
     setStatus("video-status", t("stageEstimate", p.frames_done, p.frames_total, p.fps.toFixed(1), Math.ceil(p.eta_s)));
   } else {
     setStatus("video-status", t("running"));
