@@ -49,6 +49,9 @@ def browser(fake_camera: Path):
                 "--use-fake-device-for-media-stream",
                 "--use-fake-ui-for-media-stream",
                 f"--use-file-for-fake-video-capture={fake_camera}",
+                # A document fulfilled by Playwright (the CSP test) counts as public to chromium,
+                # which then refuses its WebSocket to 127.0.0.1; the real server's pages do not.
+                "--disable-features=LocalNetworkAccessChecks",
             ],
         )
         yield browser
@@ -74,7 +77,7 @@ class Page:
             "console", lambda m: self.console.append(m.text) if m.type in ("error", "warning") else None
         )
         self.page.goto(server.url + "/")
-        self.page.wait_for_function("window.localpose && window.localpose.state.info !== null")
+        self.page.wait_for_function("document.getElementById('version').textContent !== ''")  # info loaded
 
     def _refuse(self, route) -> None:
         # ReDoc's bundle always asks for its maker's logo image (hidden when it fails to load);
@@ -457,3 +460,51 @@ def test_analysis_routes_answer_json_errors(server: RunningServer):
     bad = httpx.get(f"{server.url}/api/v1/videos/nope/reps?exercise=yoga", timeout=10)
     assert bad.status_code == 422 and "unknown exercise" in bad.json()["error"]["message"]
     assert json.loads(httpx.get(f"{server.url}/api/v1/info", timeout=10).text)["name"] == "localpose"
+
+
+STRICT_CSP = "default-src 'self'; img-src 'self' data:"
+"""The policy the WebUI must live under (issue 13 adds security headers); data: for canvas PNGs."""
+
+
+def test_the_page_works_under_a_strict_content_security_policy(
+    browser, server: RunningServer, pose_jpg: Path, data_dir: Path
+):
+    context = browser.new_context(locale="en-US")
+
+    def with_policy(route) -> None:
+        response = route.fetch()
+        headers = {**response.headers, "content-security-policy": STRICT_CSP}
+        route.fulfill(response=response, headers=headers)
+
+    context.route(re.compile(r"^http://127\.0\.0\.1:\d+/(\?.*)?$"), with_policy)
+    context.add_init_script(
+        "window.cspViolations = []; document.addEventListener('securitypolicyviolation',"
+        " (e) => window.cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`));"
+    )
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        response = page.goto(server.url + "/")
+        assert response.headers["content-security-policy"] == STRICT_CSP
+        page.wait_for_function("() => window.localpose && window.localpose.state.info !== null")
+        page.set_input_files("#image-file", [str(pose_jpg), str(data_dir / "images/coco/000000000785.jpg")])
+        page.wait_for_function(
+            "() => document.querySelectorAll('#gallery button:not([disabled])').length === 2", timeout=60_000
+        )
+        page.click("[data-tab='video']")
+        page.set_input_files("#video-file", str(data_dir / "mediapipe" / "pose_squats.mp4"))
+        page.wait_for_selector("#video-result:not([hidden])", timeout=180_000)
+        page.wait_for_function(
+            "() => document.getElementById('video-player').readyState >= 1", timeout=30_000
+        )
+        page.click("[data-tab='webcam']")
+        page.click("#cam-start")
+        page.wait_for_function(
+            "() => Number(document.getElementById('cam-canvas').dataset.frames || 0) >= 3", timeout=60_000
+        )
+        page.click("#cam-stop")
+        violations = page.evaluate("window.cspViolations")
+    finally:
+        context.close()
+    assert violations == [] and errors == [], (violations, errors)

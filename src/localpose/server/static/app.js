@@ -350,7 +350,6 @@ function clearImageResult() {
 async function estimateFiles(files) {
   const images = state.images;
   const seq = ++images.seq;  // a newer choice makes every answer to this one stale
-  for (const entry of images.entries) if (entry.thumb) URL.revokeObjectURL(entry.thumb);
   images.entries = files.map((file) => ({ file, name: file.name || "pasted.png", result: null, bitmap: null, error: null }));
   clearImageResult();
   renderGallery();
@@ -405,10 +404,14 @@ function renderGallery() {
     button.type = "button";
     button.setAttribute("aria-pressed", String(i === state.images.current));
     button.disabled = !entry.result;
-    const img = document.createElement("img");
-    entry.thumb = entry.thumb || URL.createObjectURL(entry.file);
-    img.src = entry.thumb;
-    img.alt = "";
+    const img = document.createElement("canvas");  // drawn from the decoded image: no blob: URL (CSP)
+    img.width = 120; img.height = 88;
+    img.setAttribute("aria-hidden", "true");
+    if (entry.bitmap) {
+      const b = entry.bitmap;
+      const k = Math.max(img.width / b.width, img.height / b.height);
+      img.getContext("2d").drawImage(b, (img.width - k * b.width) / 2, (img.height - k * b.height) / 2, k * b.width, k * b.height);
+    }
     const caption = document.createElement("span");
     caption.textContent = entry.name;
     const detail = document.createElement("span");
@@ -716,9 +719,9 @@ function showVideoResult(job, loadPlayer) {
     links.appendChild(button);
   }
   if (loadPlayer && job.files.mp4) {
-    fetch(job.files.mp4, { headers: headers() }).then((r) => r.blob()).then((blob) => {
-      if (state.video.job === job) $("video-player").src = URL.createObjectURL(blob);
-    });
+    // Played from the server itself (same origin, range requests), not from a blob: URL.
+    const key = $("api-key").value.trim();
+    $("video-player").src = key ? `${job.files.mp4}?api_key=${encodeURIComponent(key)}` : job.files.mp4;
   }
   $("video-player").hidden = !job.files.mp4;
   renderReps(video.reps);
