@@ -138,10 +138,10 @@ def test_a_late_answer_does_not_overwrite_a_newer_photo(ui: Page, data_dir: Path
     page.set_input_files("#image-file", str(pose_jpg))  # within the first one's search
     _wait_people(page)
     page.wait_for_timeout(4000)  # long enough for the crowd photo's answer to come back
-    assert page.get_attribute("#image-canvas", "data-name") == "pose.jpg"
     assert page.get_attribute("#image-canvas", "data-people") == "1"
     assert page.locator("#landmarks tbody tr").count() == 33
     assert page.text_content("#image-status").startswith("1 person found")
+    assert page.get_attribute("#image-canvas", "data-name") == "pose.jpg"
 
 
 def test_a_failed_upload_clears_the_previous_result(ui: Page, pose_jpg: Path, tmp_path: Path):
@@ -452,6 +452,62 @@ def test_model_choice_is_hidden_without_a_registry(ui: Page, server: RunningServ
     info = httpx.get(f"{server.url}/api/v1/info", timeout=10).json()
     shown = ui.page.is_visible("#model")
     assert shown == (len(info.get("models", [])) > 1)
+
+
+def test_model_choice_from_the_registry_is_sent_with_each_request(
+    browser, server: RunningServer, pose_jpg: Path
+):
+    """The models issue's contract: info lists `models`, estimation routes take `?model=NAME`."""
+    info = httpx.get(f"{server.url}/api/v1/info", timeout=10).json()
+    info["models"] = [
+        {
+            "name": "full",
+            "family": "blazepose",
+            "skeleton": "blazepose33",
+            "installed": True,
+            "default": True,
+        },
+        {
+            "name": "lite",
+            "family": "blazepose",
+            "skeleton": "blazepose33",
+            "installed": True,
+            "default": False,
+        },
+        {
+            "name": "heavy",
+            "family": "blazepose",
+            "skeleton": "blazepose33",
+            "installed": False,
+            "default": False,
+        },
+    ]
+    context = browser.new_context(locale="en-US")
+    context.route("**/api/v1/info", lambda route: route.fulfill(json=info))
+    page = context.new_page()
+    try:
+        page.goto(server.url + "/")
+        page.wait_for_selector("#model-box:not([hidden])")
+        assert page.input_value("#model") == "full"
+        assert page.is_disabled("#model option[value='heavy']")  # not installed
+        page.select_option("#model", "lite")
+        with page.expect_request(re.compile(r"/api/v1/pose\?")) as request:
+            page.set_input_files("#image-file", str(pose_jpg))
+        assert "model=lite" in request.value.url
+    finally:
+        context.close()
+
+
+def test_webcam_says_each_repetitions_form_in_words(ui: Page):
+    page = ui.page
+    page.click("[data-tab='webcam']")
+    page.select_option("#exercise", "squat")
+    page.click("#cam-start")
+    page.wait_for_selector("#form-feedback li", timeout=90_000)  # the clip squats every few seconds
+    item = page.text_content("#form-feedback li")
+    page.click("#cam-stop")
+    assert re.match(r"Rep \d+: (full|too shallow|lost|unfinished|too long)", item), item
+    assert "_" not in item  # flags in words, not identifiers
 
 
 def test_analysis_routes_answer_json_errors(server: RunningServer):
