@@ -16,53 +16,20 @@ import httpx
 import numpy as np
 import pytest
 
-from localpose.models import ModelBundle
-from server_support import RunningServer, start_server
+from server_support import RunningServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-if not Path(CHROMIUM).exists():
-    pytest.skip("Debian's chromium is not installed (scripts/test installs it)", allow_module_level=True)
-
-sync_api = pytest.importorskip("playwright.sync_api")
 
 CROWD = "images/coco/000000197388.jpg"
 """Five annotated people with more than five keypoints each."""
 TABS = ("image", "video", "webcam", "compare")
 
 
-@pytest.fixture(scope="module")
-def server(model: ModelBundle, model_cache: Path, tmp_path_factory: pytest.TempPathFactory):
-    running = start_server(model_cache, tmp_path_factory.mktemp("webui-ux"), ["--workers", "2"])
-    yield running
-    running.stop()
-
-
-@pytest.fixture(scope="module")
-def browser(fake_camera: Path):
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--use-fake-device-for-media-stream",
-                "--use-fake-ui-for-media-stream",
-                f"--use-file-for-fake-video-capture={fake_camera}",
-                # A document fulfilled by Playwright (the CSP test) counts as public to chromium,
-                # which then refuses its WebSocket to 127.0.0.1; the real server's pages do not.
-                "--disable-features=LocalNetworkAccessChecks",
-            ],
-        )
-        yield browser
-        browser.close()
-
-
 class Page:
     """A page plus what it reported: uncaught errors, console errors/warnings, outside requests."""
 
-    def __init__(self, browser, server: RunningServer, width: int = 1366, height: int = 900) -> None:
-        self.context = browser.new_context(
+    def __init__(self, chromium, webui_server: RunningServer, width: int = 1366, height: int = 900) -> None:
+        self.context = chromium.new_context(
             accept_downloads=True, locale="en-US", viewport={"width": width, "height": height}
         )
         self.outside: list[str] = []
@@ -76,7 +43,7 @@ class Page:
         self.page.on(
             "console", lambda m: self.console.append(m.text) if m.type in ("error", "warning") else None
         )
-        self.page.goto(server.url + "/")
+        self.page.goto(webui_server.url + "/")
         self.page.wait_for_function("document.getElementById('version').textContent !== ''")  # info loaded
 
     def _refuse(self, route) -> None:
@@ -91,8 +58,8 @@ class Page:
 
 
 @pytest.fixture()
-def ui(browser, server: RunningServer):
-    page = Page(browser, server)
+def ui(chromium, webui_server: RunningServer):
+    page = Page(chromium, webui_server)
     yield page
     page.close()
     assert page.errors == [], page.errors
@@ -107,19 +74,19 @@ def _wait_people(page, count: int | None = None, timeout: float = 60_000) -> Non
 # --- defects 1-10 ------------------------------------------------------------------------
 
 
-def test_docs_and_redoc_render_offline_and_there_is_a_favicon(ui: Page, server: RunningServer):
+def test_docs_and_redoc_render_offline_and_there_is_a_favicon(ui: Page, webui_server: RunningServer):
     page = ui.page
-    page.goto(server.url + "/docs")
+    page.goto(webui_server.url + "/docs")
     page.wait_for_selector(".swagger-ui .info .title", timeout=30_000)
     assert "localpose" in page.text_content(".swagger-ui .info .title")
     assert page.locator(".opblock-summary-path", has_text="/api/v1/pose").count() >= 1
-    page.goto(server.url + "/redoc")
+    page.goto(webui_server.url + "/redoc")
     page.wait_for_selector("redoc h1", timeout=30_000)
     assert "localpose" in page.text_content("redoc h1")
     for path in ("/favicon.ico", "/favicon.svg"):
-        response = httpx.get(server.url + path, timeout=10)
+        response = httpx.get(webui_server.url + path, timeout=10)
         assert response.status_code == 200 and response.content.startswith(b"<svg")
-    page.goto(server.url + "/")
+    page.goto(webui_server.url + "/")
     assert page.get_attribute("link[rel=icon]", "href") == "/favicon.svg"
 
 
@@ -170,7 +137,7 @@ def test_upload_by_keyboard(ui: Page):
 
 
 def test_video_errors_cancel_and_one_job_at_a_time(
-    ui: Page, data_dir: Path, tmp_path: Path, server: RunningServer
+    ui: Page, data_dir: Path, tmp_path: Path, webui_server: RunningServer
 ):
     page = ui.page
     page.click("[data-tab='video']")
@@ -185,7 +152,7 @@ def test_video_errors_cancel_and_one_job_at_a_time(
     page.set_input_files("#video-file", str(broken))
     page.wait_for_selector("#video-status.error", timeout=30_000)
     message = page.text_content("#video-status") + (page.get_attribute("#video-status", "title") or "")
-    assert "/tmp" not in message and "Errno" not in message and str(server.tmpdir) not in message
+    assert "/tmp" not in message and "Errno" not in message and str(webui_server.tmpdir) not in message
     assert page.text_content("#video-status") == "The video could not be read (damaged, or not a video)."
     # Cancel: the job goes, the page says so.
     squats = data_dir / "mediapipe" / "pose_squats.mp4"
@@ -194,7 +161,7 @@ def test_video_errors_cancel_and_one_job_at_a_time(
     job_id = page.evaluate("window.localpose.state.video.jobId")
     page.click("#video-cancel")
     page.wait_for_function("document.getElementById('video-status').textContent === 'Cancelled'")
-    assert httpx.get(f"{server.url}/api/v1/videos/{job_id}", timeout=10).status_code == 404
+    assert httpx.get(f"{webui_server.url}/api/v1/videos/{job_id}", timeout=10).status_code == 404
     # Two uploads in a row: the second one's result, and the first job is deleted.
     renamed = tmp_path / "second.mp4"
     shutil.copy(squats, renamed)
@@ -204,7 +171,7 @@ def test_video_errors_cancel_and_one_job_at_a_time(
     page.set_input_files("#video-file", str(renamed))
     page.wait_for_selector("#video-result:not([hidden])", timeout=180_000)
     assert page.text_content("#video-summary [data-field='sumFile']") == "second.mp4"
-    assert httpx.get(f"{server.url}/api/v1/videos/{first}", timeout=10).status_code == 404
+    assert httpx.get(f"{webui_server.url}/api/v1/videos/{first}", timeout=10).status_code == 404
     statuses = page.evaluate("window.statuses")
     assert not any(re.search(r"\b0(\.0)? fps|ETA 0 s|about 0 s", s) for s in statuses), statuses
     assert page.evaluate("document.getElementById('job-progress').value") == 1
@@ -229,8 +196,8 @@ def test_webcam_before_start_and_after_stop(ui: Page):
 
 
 @pytest.mark.parametrize("width", [1366, 390])
-def test_landmark_table_is_not_cut_off(browser, server: RunningServer, pose_jpg: Path, width: int):
-    ui = Page(browser, server, width=width, height=900)
+def test_landmark_table_is_not_cut_off(chromium, webui_server: RunningServer, pose_jpg: Path, width: int):
+    ui = Page(chromium, webui_server, width=width, height=900)
     page = ui.page
     page.set_input_files("#image-file", str(pose_jpg))
     _wait_people(page, 1)
@@ -337,12 +304,12 @@ def test_no_serious_accessibility_violations_on_any_tab(ui: Page, pose_jpg: Path
 # --- features -----------------------------------------------------------------------------
 
 
-def test_angle_table_matches_the_api(ui: Page, server: RunningServer, pose_jpg: Path):
+def test_angle_table_matches_the_api(ui: Page, webui_server: RunningServer, pose_jpg: Path):
     page = ui.page
     page.set_input_files("#image-file", str(pose_jpg))
     _wait_people(page, 1)
     api = httpx.post(
-        f"{server.url}/api/v1/pose?angles=true", content=pose_jpg.read_bytes(), timeout=60
+        f"{webui_server.url}/api/v1/pose?angles=true", content=pose_jpg.read_bytes(), timeout=60
     ).json()
     expected = api["people"][0]["angles"]
     rows = page.eval_on_selector_all(
@@ -448,17 +415,17 @@ def test_compare_two_photos(ui: Page, pose_jpg: Path, data_dir: Path):
     assert page.locator("#compare-worst tbody tr").count() >= 1
 
 
-def test_model_choice_is_hidden_without_a_registry(ui: Page, server: RunningServer):
-    info = httpx.get(f"{server.url}/api/v1/info", timeout=10).json()
+def test_model_choice_is_hidden_without_a_registry(ui: Page, webui_server: RunningServer):
+    info = httpx.get(f"{webui_server.url}/api/v1/info", timeout=10).json()
     shown = ui.page.is_visible("#model")
     assert shown == (len(info.get("models", [])) > 1)
 
 
 def test_model_choice_from_the_registry_is_sent_with_each_request(
-    browser, server: RunningServer, pose_jpg: Path
+    chromium, webui_server: RunningServer, pose_jpg: Path
 ):
     """The models issue's contract: info lists `models`, estimation routes take `?model=NAME`."""
-    info = httpx.get(f"{server.url}/api/v1/info", timeout=10).json()
+    info = httpx.get(f"{webui_server.url}/api/v1/info", timeout=10).json()
     info["models"] = [
         {
             "name": "full",
@@ -482,11 +449,11 @@ def test_model_choice_from_the_registry_is_sent_with_each_request(
             "default": False,
         },
     ]
-    context = browser.new_context(locale="en-US")
+    context = chromium.new_context(locale="en-US")
     context.route("**/api/v1/info", lambda route: route.fulfill(json=info))
     page = context.new_page()
     try:
-        page.goto(server.url + "/")
+        page.goto(webui_server.url + "/")
         page.wait_for_selector("#model-box:not([hidden])")
         assert page.input_value("#model") == "full"
         assert page.is_disabled("#model option[value='heavy']")  # not installed
@@ -510,12 +477,12 @@ def test_webcam_says_each_repetitions_form_in_words(ui: Page):
     assert "_" not in item  # flags in words, not identifiers
 
 
-def test_analysis_routes_answer_json_errors(server: RunningServer):
-    missing = httpx.get(f"{server.url}/api/v1/videos/nope/angles", timeout=10)
+def test_analysis_routes_answer_json_errors(webui_server: RunningServer):
+    missing = httpx.get(f"{webui_server.url}/api/v1/videos/nope/angles", timeout=10)
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "job_not_found"
-    bad = httpx.get(f"{server.url}/api/v1/videos/nope/reps?exercise=yoga", timeout=10)
+    bad = httpx.get(f"{webui_server.url}/api/v1/videos/nope/reps?exercise=yoga", timeout=10)
     assert bad.status_code == 422 and "unknown exercise" in bad.json()["error"]["message"]
-    assert json.loads(httpx.get(f"{server.url}/api/v1/info", timeout=10).text)["name"] == "localpose"
+    assert json.loads(httpx.get(f"{webui_server.url}/api/v1/info", timeout=10).text)["name"] == "localpose"
 
 
 STRICT_CSP = "default-src 'self'; img-src 'self' data:"
@@ -523,9 +490,9 @@ STRICT_CSP = "default-src 'self'; img-src 'self' data:"
 
 
 def test_the_page_works_under_a_strict_content_security_policy(
-    browser, server: RunningServer, pose_jpg: Path, data_dir: Path
+    chromium, webui_server: RunningServer, pose_jpg: Path, data_dir: Path
 ):
-    context = browser.new_context(locale="en-US")
+    context = chromium.new_context(locale="en-US")
 
     def with_policy(route) -> None:
         response = route.fetch()
@@ -541,7 +508,7 @@ def test_the_page_works_under_a_strict_content_security_policy(
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     try:
-        response = page.goto(server.url + "/")
+        response = page.goto(webui_server.url + "/")
         assert response.headers["content-security-policy"] == STRICT_CSP
         page.wait_for_function("() => window.localpose && window.localpose.state.info !== null")
         page.set_input_files("#image-file", [str(pose_jpg), str(data_dir / "images/coco/000000000785.jpg")])
