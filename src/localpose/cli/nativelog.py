@@ -10,13 +10,13 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
-import re
 import sys
 import threading
 
+from localpose.nativelog import ROUTINE as _ROUTINE
+
 __all__ = ["filter_native_stderr", "stderr_columns", "stderr_is_terminal"]
 
-_ROUTINE = re.compile(rb"^(?:[IW]\d{4} |INFO: |WARNING: All log messages before absl::InitializeLog)")
 _state: dict[str, int | bool] = {"installed": False, "real_fd": 2}
 
 
