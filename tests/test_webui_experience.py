@@ -248,7 +248,7 @@ def test_single_person_live_bones_are_white_and_labels_outlined(ui: Page):
     assert white.mean() >= 0.6 and not cyan.any(), pixels
 
 
-def test_chinese_mode_translates_links_units_exercises_and_errors(ui: Page, tmp_path: Path):
+def test_chinese_mode_translates_links_units_exercises_and_errors(ui: Page, tmp_path: Path, pose_jpg: Path):
     page = ui.page
     page.click("#lang")
     assert page.text_content("footer a") == "API 文档"
@@ -265,6 +265,12 @@ def test_chinese_mode_translates_links_units_exercises_and_errors(ui: Page, tmp_
     ), status
     page.click("[data-tab='video']")
     assert page.text_content("label[for='job-progress']") == "处理"
+    page.click("[data-tab='image']")
+    page.set_input_files("#image-file", str(pose_jpg))
+    _wait_people(page, 1)
+    names = page.eval_on_selector_all("#landmarks tbody td:nth-child(2)", "cs => cs.map(c => c.textContent)")
+    assert names[0] == "鼻子" and names[32] == "右脚尖" and not any("_" in n for n in names), names
+    assert page.text_content("#angles tbody tr td") == "左踝"
 
 
 def test_tabs_have_roles_and_arrow_keys(ui: Page):

@@ -9,7 +9,8 @@ const PARTS = {
     shank: "shank", foot: "foot", arm: "upper arm", forearm: "forearm" },
   zh: { left: "左", right: "右", ankle: "踝", knee: "膝", hip: "髋", shoulder: "肩", elbow: "肘", wrist: "腕",
     trunk: "躯干", pelvis: "骨盆", shoulders: "双肩", thigh: "大腿", shank: "小腿", foot: "脚", arm: "上臂",
-    forearm: "前臂" },
+    forearm: "前臂", nose: "鼻子", eye: "眼", inner: "内侧", outer: "外侧", ear: "耳", mouth: "嘴角", pinky: "小指",
+    index: "食指", thumb: "拇指", heel: "脚跟", foot_index: "脚尖" },
 };
 
 const TEXT = {
@@ -193,9 +194,13 @@ function t(key, ...args) {
 }
 const exerciseName = (name) => EXERCISE_NAMES[state.lang][name] ?? name.replace(/_/g, " ");
 const flagName = (flag) => FLAGS[state.lang][flag] ?? flag.replace(/_/g, " ");
+// Joint, segment and landmark names in the page's language ("left_foot_index": "left foot index", "左脚尖").
 function angleName(name) {
-  const words = name.split("_").map((w) => PARTS[state.lang][w] ?? w);
-  return state.lang === "zh" ? words.join("") : words.join(" ");
+  if (state.lang !== "zh") return name.replace(/_/g, " ");
+  const zh = PARTS.zh;
+  const words = name.replace("foot_index", "foot~index").split("_").map((w) => w.replace("~", "_"));
+  if (words[0] === "mouth") words.reverse();  // mouth_left: the left corner of the mouth
+  return words.map((w) => zh[w] ?? w).join("");
 }
 
 function applyLanguage() {
@@ -498,7 +503,9 @@ function renderTables() {
       if (p.visibility < threshold) tr.className = "hidden-point";
       if (selected === i) tr.classList.add("selected");
       tr.dataset.person = String(i);
-      tr.append(cell(String(person.track_id ?? i)), cell(p.name), cell(p.x.toFixed(1)), cell(p.y.toFixed(1)),
+      const name = cell(state.lang === "zh" ? angleName(p.name) : p.name);
+      name.title = p.name;
+      tr.append(cell(String(person.track_id ?? i)), name, cell(p.x.toFixed(1)), cell(p.y.toFixed(1)),
         cell(p.z.toFixed(3)), cell(p.visibility.toFixed(2)));
       body.appendChild(tr);
     });
@@ -741,7 +748,7 @@ function renderReps(reps) {
     const tr = document.createElement("tr");
     tr.dataset.complete = String(rep.complete);
     const flags = rep.flags.length ? rep.flags.map(flagName).join(", ") : t("noFlags");
-    tr.append(cell(String(rep.index)), cell(t(`kind_${rep.reason}`)),
+    tr.append(cell(String(rep.index + 1)), cell(t(`kind_${rep.reason}`)),
       cell(`${(rep.time_ms.start / 1000).toFixed(1)}–${(rep.time_ms.end / 1000).toFixed(1)}`),
       cell(rep.tempo_s.to_peak.toFixed(2)), cell(rep.tempo_s.return.toFixed(2)), cell(rep.peak_deg.toFixed(1)),
       cell(rep.rom_deg.toFixed(1)), cell(flags));
@@ -775,9 +782,14 @@ function drawCurves() {
   const curves = state.video.curves;
   if (!curves) return;
   const canvas = $("angle-chart");
+  const dpr = window.devicePixelRatio || 1;
+  const shown = canvas.clientWidth || 960;  // drawn at its displayed size, so the labels stay readable
+  canvas.width = Math.round(shown * dpr);
+  canvas.height = Math.round(Math.max(200, Math.min(320, shown / 3)) * dpr);
   const ctx = canvas.getContext("2d");
-  const [w, h] = [canvas.width, canvas.height];
-  const pad = { left: 48, right: 12, top: 12, bottom: 30 };
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  const [w, h] = [canvas.width / dpr, canvas.height / dpr];
+  const pad = { left: 40, right: 10, top: 12, bottom: 26 };
   ctx.fillStyle = "#fff";
   ctx.fillRect(0, 0, w, h);
   const times = curves.timestamps_ms.map((v) => v / 1000);
@@ -905,7 +917,7 @@ function addFeedback(rep) {
   const list = $("form-feedback");
   const li = document.createElement("li");
   const flags = rep.flags.map(flagName).join(", ");
-  li.textContent = t("repFeedback", rep.index, t(`kind_${rep.reason}`), flags);
+  li.textContent = t("repFeedback", rep.index + 1, t(`kind_${rep.reason}`), flags);
   if (rep.flags.length || !rep.complete) li.className = "bad";
   list.prepend(li);
   while (list.children.length > 5) list.lastChild.remove();
@@ -1174,6 +1186,8 @@ function wire() {
   $("compare-reference").onchange = (e) => chooseCompare("reference", e.target.files[0]);
   $("compare-other").onchange = (e) => chooseCompare("other", e.target.files[0]);
   $("compare-run").onclick = runCompare;
+  let resizing = null;
+  window.addEventListener("resize", () => { clearTimeout(resizing); resizing = setTimeout(drawCurves, 150); });
 }
 
 applyLanguage();
