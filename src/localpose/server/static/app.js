@@ -731,10 +731,10 @@ function showVideoResult(job, loadPlayer) {
     $("video-player").src = key ? `${job.files.mp4}?api_key=${encodeURIComponent(key)}` : job.files.mp4;
   }
   $("video-player").hidden = !job.files.mp4;
+  $("video-result").hidden = false;  // first, so the chart knows its displayed width
   renderReps(video.reps);
   renderCurveChoices();
   drawCurves();
-  $("video-result").hidden = false;
 }
 
 function renderReps(reps) {
