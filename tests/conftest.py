@@ -100,7 +100,7 @@ def webui_server(model: ModelBundle, model_cache: Path, tmp_path_factory: pytest
     running.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # Playwright's loop must be gone before other modules use asyncio
 def chromium(fake_camera: Path):
     """Debian's chromium through Playwright, with the squats clip as its camera."""
     executable = shutil.which("chromium") or "/usr/bin/chromium"
