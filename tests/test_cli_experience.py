@@ -98,6 +98,16 @@ def test_video_shows_progress_on_a_terminal(data_dir: Path, model_cache: Path, t
     assert b"frame" in written
 
 
+def test_analysis_of_a_video_shows_progress_on_a_terminal(data_dir: Path, model_cache: Path, tmp_path: Path):
+    video = data_dir / "mediapipe" / "pose_squats.mp4"
+    code, written = _run_on_terminal(
+        ["angles", str(video), "--csv", str(tmp_path / "a.csv"), "--model-cache", str(model_cache)]
+    )
+    assert code == 0, written
+    assert re.search(rb"pose_squats\.mp4: +\d+%\|", written), written
+    assert (tmp_path / "a.csv").stat().st_size > 1000
+
+
 def test_pipe_gets_no_progress_bar(folder: Path, model_cache: Path, tmp_path: Path):
     result = subprocess.run(
         [*COMMAND, "image", str(folder), "-o", str(tmp_path), "--model-cache", str(model_cache)],
