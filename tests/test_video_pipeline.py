@@ -116,6 +116,25 @@ def test_annotated_video_shows_the_skeleton(squats_report, data_dir: Path) -> No
         assert redish.mean() >= 0.8, f"frame {k}: joints not drawn"
 
 
+def test_one_person_video_has_white_bones_like_images(squats_report) -> None:
+    """One tracked person: white bones (as on images and in the README), not a track colour."""
+    from localpose.schema import SKELETON_EDGES
+
+    poses = squats_report.poses
+    assert len(squats_report.track_ids) == 1
+    for k, (rgb, _) in enumerate(read_frames(squats_report.outputs["mp4"])):
+        if k % 16:
+            continue
+        xy, visible = poses[k].xy[0], poses[k].visibility[0] >= 0.5
+        # Midpoints of long bones (trunk and legs), away from the red joint dots.
+        mids = [(xy[a] + xy[b]) / 2 for a, b in SKELETON_EDGES if visible[a] and visible[b] and a >= 11]
+        x, y = np.round(np.array(mids)).astype(int).T
+        pixels = rgb[y, x].astype(int)
+        white = (pixels > 170).all(axis=1)
+        cyan = (pixels[:, 0] < 100) & (pixels[:, 1] > 150) & (pixels[:, 2] > 200)
+        assert white.mean() >= 0.6 and not cyan.any(), f"frame {k}: {pixels.tolist()}"
+
+
 def test_single_person_keeps_one_id(pushup_reports) -> None:
     for report in pushup_reports.values():
         seen = [f for f in report.raw_poses if len(f)]

@@ -3,73 +3,24 @@
 from __future__ import annotations
 
 import json
-import shutil
-from fractions import Fraction
 from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
 
-from localpose.models import ModelBundle
-from localpose.video import read_frames
-from server_support import RunningServer, start_server
+from server_support import RunningServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-if not Path(CHROMIUM).exists():
-    pytest.skip("Debian's chromium is not installed (scripts/test installs it)", allow_module_level=True)
-
-sync_api = pytest.importorskip("playwright.sync_api")
-
-
-@pytest.fixture(scope="module")
-def server(model: ModelBundle, model_cache: Path, tmp_path_factory: pytest.TempPathFactory):
-    running = start_server(model_cache, tmp_path_factory.mktemp("webui"), ["--workers", "2"])
-    yield running
-    running.stop()
-
-
-@pytest.fixture(scope="module")
-def fake_camera(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """pose_squats.mp4 as a Y4M file (yuv420p, 360x640) for chromium's fake camera."""
-    import av
-
-    path = tmp_path_factory.mktemp("camera") / "squats.y4m"
-    with av.open(str(path), "w", format="yuv4mpegpipe") as container:
-        stream = container.add_stream("rawvideo", rate=Fraction(5))
-        stream.width, stream.height, stream.pix_fmt = 360, 640, "yuv420p"
-        for rgb, _ in read_frames(data_dir / "mediapipe/pose_squats.mp4", max_side=640):
-            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
-    return path
-
-
-@pytest.fixture(scope="module")
-def browser(fake_camera: Path):
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--use-fake-device-for-media-stream",
-                "--use-fake-ui-for-media-stream",
-                f"--use-file-for-fake-video-capture={fake_camera}",
-            ],
-        )
-        yield browser
-        browser.close()
-
 
 @pytest.fixture()
-def page(browser, server: RunningServer):
-    context = browser.new_context(accept_downloads=True, locale="en-US")
+def page(chromium, webui_server: RunningServer):
+    context = chromium.new_context(accept_downloads=True, locale="en-US")
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(server.url + "/")
+    page.goto(webui_server.url + "/")
     yield page
     context.close()
     assert errors == [], errors
@@ -88,11 +39,11 @@ def _canvas_pixels(page, selector: str, points: np.ndarray) -> np.ndarray:
 
 
 def test_photo_upload_draws_joints_where_the_api_says(
-    page, server: RunningServer, pose_jpg: Path, tmp_path: Path
+    page, webui_server: RunningServer, pose_jpg: Path, tmp_path: Path
 ):
     page.set_input_files("#image-file", str(pose_jpg))
     page.wait_for_selector("#image-canvas[data-people='1']", timeout=30_000)
-    api = httpx.post(f"{server.url}/api/v1/pose", content=pose_jpg.read_bytes(), timeout=60).json()
+    api = httpx.post(f"{webui_server.url}/api/v1/pose", content=pose_jpg.read_bytes(), timeout=60).json()
     landmarks = api["people"][0]["landmarks"]
     shown = np.array([[p["x"], p["y"]] for p in landmarks if p["visibility"] >= 0.5])
     assert len(shown) >= 25
@@ -111,12 +62,12 @@ def test_photo_upload_draws_joints_where_the_api_says(
     assert document["people"][0]["landmarks"] == landmarks
 
 
-def test_threshold_hides_low_visibility_joints(page, pose_jpg: Path, server: RunningServer):
+def test_threshold_hides_low_visibility_joints(page, pose_jpg: Path, webui_server: RunningServer):
     page.set_input_files("#image-file", str(pose_jpg))
     page.wait_for_selector("#image-canvas[data-people='1']", timeout=30_000)
     page.fill("#threshold", "1")
     page.dispatch_event("#threshold", "input")
-    api = httpx.post(f"{server.url}/api/v1/pose", content=pose_jpg.read_bytes(), timeout=60).json()
+    api = httpx.post(f"{webui_server.url}/api/v1/pose", content=pose_jpg.read_bytes(), timeout=60).json()
     below = np.array([[p["x"], p["y"]] for p in api["people"][0]["landmarks"] if p["visibility"] < 1.0])
     assert len(below) >= 20  # at threshold 1 nearly every joint is hidden
     assert page.locator("#landmarks tr.hidden-point").count() == len(below)
@@ -130,7 +81,8 @@ def test_bad_file_shows_the_api_error(page, tmp_path: Path):
     bad.write_text("not an image")
     page.set_input_files("#image-file", str(bad))
     page.wait_for_selector("#image-status.error", timeout=15_000)
-    assert "unsupported_media_type" in page.text_content("#image-status")
+    assert page.text_content("#image-status") == "Not a supported image (JPEG, PNG, WebP or BMP)."
+    assert "not a supported image" in page.get_attribute("#image-status", "title")  # the server's words
 
 
 def test_language_toggle(page):
@@ -148,7 +100,8 @@ def test_video_tab_uploads_and_plays_the_result(page, data_dir: Path):
     page.wait_for_selector("#video-result:not([hidden])", timeout=180_000)
     assert page.evaluate("document.getElementById('upload-progress').value") == 1
     assert page.evaluate("document.getElementById('job-progress').value") == 1
-    assert page.locator("#video-downloads button").count() == 3
+    kinds = page.eval_on_selector_all("#video-downloads button", "bs => bs.map(b => b.dataset.kind)")
+    assert set(kinds) == {"mp4", "jsonl", "csv", "angles", "bvh"}  # the default outputs, and BVH
     page.wait_for_function("document.getElementById('video-player').readyState >= 1", timeout=30_000)
     duration = page.evaluate("document.getElementById('video-player').duration")
     assert duration == pytest.approx(13.0, abs=0.5)

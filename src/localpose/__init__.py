@@ -1,4 +1,29 @@
-"""localpose: offline human pose estimation (MediaPipe BlazePose, 33 landmarks)."""
+"""localpose: offline human pose estimation on your own CPU (BlazePose, 33 landmarks per person).
+
+Nothing touches the network at run time: images never leave the machine.
+
+Where to start:
+
+- ``PoseEstimator().estimate(image)`` takes a file path, encoded bytes, an RGB numpy array or
+  a PIL image and returns a ``PoseFrame``: every person's landmarks as arrays (``xy`` pixels,
+  ``world`` metres, ``visibility``, ``score``), or one ``Person`` at a time by iterating it.
+- ``localpose.video.process_video`` tracks and smooths the people in a video and writes an
+  annotated MP4 and keypoint files; ``localpose.batch.estimate_files`` runs many images on
+  every core.
+- ``localpose.analysis`` (joint angles, repetitions, similarity), ``localpose.draw``
+  (skeleton overlays) and ``localpose.export`` (JSON, CSV, COCO, OpenPose).
+- The same features as a command (``localpose --help``) and a local web service with a
+  WebUI (``localpose serve``).
+
+Example::
+
+    from localpose import PoseEstimator
+
+    with PoseEstimator() as estimator:
+        frame = estimator.estimate("photo.jpg")
+    for person in frame:
+        print(person.landmark("left_knee"))
+"""
 
 from localpose.errors import (
     ImageTooLargeError,

@@ -19,18 +19,20 @@ from localpose.options import ImageLimits
 
 __all__ = ["SUPPORTED_FORMATS", "ImageSource", "decode_image", "load_image", "to_rgb"]
 
-ImageSource = np.ndarray | bytes | bytearray | memoryview | str | os.PathLike
-"""An RGB/RGBA/grayscale uint8 array, encoded image bytes, or a path to an image file."""
+ImageSource = np.ndarray | Image.Image | bytes | bytearray | memoryview | str | os.PathLike
+"""An RGB/RGBA/grayscale uint8 array, a PIL image, encoded image bytes, or a path to an image file."""
 
 SUPPORTED_FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP", "BMP"})
 """Pillow format names we accept (MPO is the multi-picture JPEG many cameras write)."""
 
 
 def load_image(source: ImageSource, limits: ImageLimits | None = None) -> np.ndarray:
-    """RGB uint8 (H, W, 3) from an array, encoded bytes or a file path."""
+    """RGB uint8 (H, W, 3) from an array, a PIL image, encoded bytes or a file path."""
     limits = limits or ImageLimits()
     if isinstance(source, np.ndarray):
         return to_rgb(source, limits)
+    if isinstance(source, Image.Image):  # as Image.open gives it: turned upright like a file
+        return to_rgb(_pil_to_rgb(ImageOps.exif_transpose(source)), limits)
     if isinstance(source, (bytes, bytearray, memoryview)):
         return decode_image(bytes(source), limits)
     path = Path(source)

@@ -98,10 +98,17 @@ class PoseLoader:
 
                 self._estimator = PoseEstimator(estimator_options(self.args), model_options(self.args))
             return [self._estimator.estimate(path)]
+        from localpose.cli.progress import VideoProgressBar
         from localpose.video import process_video
 
         # The one place that knows the video pipeline's call: final poses, in frame order.
-        report = process_video(path, None, video_options(self.args), model_options(self.args))
+        bar = VideoProgressBar(path.name)
+        try:
+            report = process_video(
+                path, None, video_options(self.args), model_options(self.args), on_progress=bar
+            )
+        finally:
+            bar.close()
         for message in report.errors:
             print(f"localpose: {path}: {message}", file=sys.stderr)
         return report.poses

@@ -9,10 +9,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tqdm import tqdm
-
 from localpose.batch import BatchOptions, estimate_files, overlay_file_suffix
 from localpose.cli.common import add_estimator_arguments, comma_list, estimator_options, model_options
+from localpose.cli.progress import progress_bar
 from localpose.estimate import PoseEstimator
 from localpose.export import coco_image_ids, coco_images, coco_results, frame_to_dict, write_csv
 from localpose.export.openpose import OPENPOSE_FOLDER, openpose_dict
@@ -154,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
         started = time.perf_counter()
         batch = BatchOptions(workers=args.workers, overlay=args.draw and args.out is not None)
         outcomes = estimate_files([item.path for item in inputs], estimator, batch)
-        bar = tqdm(total=len(inputs), unit="img", disable=args.quiet or None, file=sys.stderr, leave=False)
+        bar = progress_bar(args.quiet, total=len(inputs), unit="img")
         for item, outcome in zip(inputs, outcomes, strict=True):
             bar.update()
             if outcome.frame is None:

@@ -10,14 +10,16 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
-import re
 import sys
 import threading
 
+from localpose.nativelog import ROUTINE as _ROUTINE
+
 __all__ = ["filter_native_stderr", "native_stdout_to_stderr"]
 
-_ROUTINE = re.compile(rb"^(?:[IW]\d{4} |INFO: |WARNING: All log messages before absl::InitializeLog)")
-_state = {"installed": False}
+__all__ = ["filter_native_stderr", "stderr_columns", "stderr_is_terminal"]
+
+_state: dict[str, int | bool] = {"installed": False, "real_fd": 2}
 
 
 def _forward(read_fd: int, real_fd: int) -> None:
@@ -60,6 +62,7 @@ def filter_native_stderr() -> None:
         return
     os.dup2(write_fd, 2)
     os.close(write_fd)
+    _state["real_fd"] = real_fd
     forwarder = threading.Thread(target=_forward, args=(read_fd, real_fd), daemon=True, name="native-log")
     forwarder.start()
     _state["installed"] = True
@@ -72,3 +75,20 @@ def filter_native_stderr() -> None:
         forwarder.join(timeout=2)
 
     atexit.register(restore)
+
+
+def stderr_is_terminal() -> bool:
+    """Whether the user's stderr (behind the filter's pipe, if installed) is a terminal."""
+    try:
+        return os.isatty(int(_state["real_fd"]))
+    except OSError:
+        return False
+
+
+def stderr_columns() -> int | None:
+    """The width of the user's terminal on stderr, or None when it is not a terminal."""
+    try:
+        columns = os.get_terminal_size(int(_state["real_fd"])).columns
+    except OSError:
+        return None
+    return columns or None  # a terminal that does not say its size reports 0

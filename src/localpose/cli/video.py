@@ -7,8 +7,6 @@ import sys
 import time
 from pathlib import Path
 
-from tqdm import tqdm
-
 from localpose.cli.common import (
     add_estimator_arguments,
     comma_list,
@@ -16,6 +14,7 @@ from localpose.cli.common import (
     model_options,
     positive,
 )
+from localpose.cli.progress import VideoProgressBar
 from localpose.errors import InvalidInputError
 
 __all__ = ["VIDEO_SUFFIXES", "register"]
@@ -140,24 +139,6 @@ def video_options(args: argparse.Namespace):
     )
 
 
-class _Bar:
-    """A tqdm progress bar fed by `VideoProgress` callbacks (frames/s and ETA)."""
-
-    def __init__(self, name: str, quiet: bool) -> None:
-        self.bar = tqdm(desc=name, unit="frame", disable=quiet or None, file=sys.stderr, leave=False)
-        self.stage = ""
-
-    def __call__(self, progress) -> None:
-        if progress.stage != self.stage:
-            self.stage = progress.stage
-            self.bar.reset(total=progress.frames_total)
-            self.bar.set_postfix_str(progress.stage)
-        self.bar.update(progress.frames_done - self.bar.n)
-
-    def close(self) -> None:
-        self.bar.close()
-
-
 def run(args: argparse.Namespace) -> int:
     from localpose.cli import EXIT_FAILED_INPUTS, EXIT_OK
     from localpose.models import load_model
@@ -167,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
     model = load_model(model_options(args))
     failures = 0
     for path in args.paths:
-        bar = _Bar(path.name, args.quiet)
+        bar = VideoProgressBar(path.name, args.quiet)
         started = time.perf_counter()
         try:
             report = process_video(path, args.out, options, model, on_progress=bar)

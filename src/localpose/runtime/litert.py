@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from localpose.errors import ModelUnavailableError
+from localpose.nativelog import hide_routine_native_lines
 
 __all__ = [
     "SurgeryUnavailableError",
@@ -75,8 +76,9 @@ class TFLiteNetwork:
 
         self.threads = threads
         try:
-            self._interpreter = Interpreter(model_content=model, num_threads=threads)
-            self._interpreter.allocate_tensors()
+            with hide_routine_native_lines():  # LiteRT's "INFO: Created ... XNNPACK delegate"
+                self._interpreter = Interpreter(model_content=model, num_threads=threads)
+                self._interpreter.allocate_tensors()
         except (RuntimeError, ValueError) as exc:
             raise ModelUnavailableError(f"LiteRT could not load the network: {exc}") from exc
         detail = self._interpreter.get_input_details()[0]

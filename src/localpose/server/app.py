@@ -45,6 +45,8 @@ from localpose.models import ModelBundle, installed_models
 from localpose.options import EstimatorOptions, option_specs
 from localpose.result import PoseFrame
 from localpose.schema import LANDMARK_NAMES, SKELETON_EDGES
+from localpose.server.analysis_routes import router as analysis_router
+from localpose.server.docs import add_docs_routes
 from localpose.server.jobs import JobNotFoundError, JobStore, StorageFullError
 from localpose.server.options import ServerOptions
 from localpose.server.pool import EstimatorPool, RequestTimeoutError, estimate_image, render_image
@@ -269,6 +271,8 @@ def create_app(options: ServerOptions, model: ModelBundle) -> FastAPI:
         version=__version__,
         description="Offline human pose estimation (MediaPipe BlazePose, 33 landmarks) on your own machine.",
         lifespan=lifespan,
+        docs_url=None,  # served offline by localpose.server.docs
+        redoc_url=None,
     )
     app.state.pool, app.state.jobs, app.state.server_options = pool, jobs, options
     _install_error_handlers(app)
@@ -293,6 +297,8 @@ def create_app(options: ServerOptions, model: ModelBundle) -> FastAPI:
     _add_pose_routes(app, options, pool)
     _add_video_routes(app, options, jobs)
     _add_live_route(app, options, model, live_slots)
+    app.include_router(analysis_router)
+    add_docs_routes(app)
     _add_webui(app)
     return app
 

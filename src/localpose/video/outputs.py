@@ -13,13 +13,13 @@ import json
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from localpose.draw import draw_poses, draw_poses_i420
+from localpose.draw import DrawStyle, draw_poses, draw_poses_i420
 from localpose.export.openpose import OPENPOSE_FOLDER
 from localpose.result import PoseFrame
 from localpose.video.io import (
@@ -150,6 +150,21 @@ class _Segment:
     preset: str
     threads: int | None = None
     """Decoder and encoder threads each (None: FFmpeg and x264 choose)."""
+    style: DrawStyle = field(default_factory=DrawStyle)
+
+
+def _several_people(poses: Sequence[PoseFrame]) -> bool:
+    """Whether the video shows more than one person (two tracks, or two people in a frame).
+
+    Only then do bones take each person's colour; one person keeps the white bones of images,
+    for the whole video, so a colour never flickers when a second person comes and goes.
+    """
+    tracks: set[int] = set()
+    for frame in poses:
+        if len(frame) > 1:
+            return True
+        tracks.update(int(t) for t in frame.track_id if t >= 0)
+    return len(tracks) > 1
 
 
 def _render_segment(segment: _Segment) -> tuple[int, list[str]]:
@@ -166,11 +181,11 @@ def _render_segment(segment: _Segment) -> tuple[int, list[str]]:
                 continue  # a frame the first decode could not read: keep the outputs aligned
             planes = i420_planes(frame) if rotation == 0 and (frame.width, frame.height) == size else None
             if planes is not None:  # the common case: draw on the decoded frame itself
-                draw_poses_i420(planes, pose, labels=segment.labels)
+                draw_poses_i420(planes, pose, segment.style, labels=segment.labels)
                 writer.write_decoded(frame, t_ms)
             else:
                 rgb = to_rgb(frame, rotation)
-                writer.write(draw_poses(rgb, pose, labels=segment.labels, in_place=True), t_ms)
+                writer.write(draw_poses(rgb, pose, segment.style, segment.labels, in_place=True), t_ms)
         return writer.frames, report.errors
 
 
@@ -202,6 +217,7 @@ def render_video(
     """Write the annotated copy of `source` to `dest`; returns the number of frames written."""
     stamps = [p.timestamp_ms for p in poses]
     bounds = np.linspace(0, len(poses), max(1, segments) + 1).round().astype(int)
+    style = DrawStyle(color_per_person=_several_people(poses))
     jobs = []
     for k, (a, b) in enumerate(itertools.pairwise(bounds)):
         if a >= b:
@@ -210,7 +226,7 @@ def render_video(
         bounds_ms = frame_range(stamps, a, b)
         # Segments drawn side by side in worker processes decode and encode on one thread each.
         threads = 1 if pool is not None and segments > 1 else None
-        jobs.append(_Segment(source, part, poses[a:b], *bounds_ms, info.fps, labels, preset, threads))
+        jobs.append(_Segment(source, part, poses[a:b], *bounds_ms, info.fps, labels, preset, threads, style))
     if pool is None or len(jobs) == 1:
         results = [_render_segment(job) for job in jobs]
     else:
