@@ -12,7 +12,7 @@ import itertools
 import json
 import threading
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -156,7 +156,7 @@ def render_video(
     info: VideoInfo,
     poses: list[PoseFrame],
     labels: bool = True,
-    pool: ProcessPoolExecutor | None = None,
+    pool: Executor | None = None,
     segments: int = 1,
     preset: str = "ultrafast",
 ) -> int:
@@ -192,7 +192,7 @@ def write_outputs(
     tracked: list[PoseFrame],
     final: list[PoseFrame],
     options: VideoOptions,
-    pool: ProcessPoolExecutor | None,
+    pool: Executor | None,
     workers: int,
     on_progress: ProgressCallback | None,
     cancel: threading.Event | None,
