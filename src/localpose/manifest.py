@@ -36,7 +36,8 @@ def fingerprint(*settings: object) -> str:
 
 
 def _partial_name(final: Path) -> Path:
-    return final.with_name(f".{final.name}.partial")
+    """A hidden name beside `final` that keeps its suffix (writers choose formats by suffix)."""
+    return final.with_name(f".{final.stem}.partial{final.suffix}")
 
 
 @contextlib.contextmanager

@@ -6,9 +6,11 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
+from localpose.cli.cluster import add_ray_argument, ray_options
 from localpose.cli.common import (
     add_estimator_arguments,
     comma_list,
@@ -17,6 +19,10 @@ from localpose.cli.common import (
     positive,
 )
 from localpose.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from localpose.models import ModelBundle
+    from localpose.video import VideoPool
 
 __all__ = ["VIDEO_SUFFIXES", "register"]
 
@@ -88,6 +94,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="x264 speed/size trade-off of the annotated MP4 (default ultrafast: quickest, larger file)",
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    add_ray_argument(parser)
     add_smoothing_arguments(parser)
     add_estimator_arguments(parser)
     parser.set_defaults(handler=run)
@@ -126,18 +133,41 @@ class _Bar:
 
 
 def run(args: argparse.Namespace) -> int:
-    from localpose.cli import EXIT_FAILED_INPUTS, EXIT_OK
     from localpose.models import load_model
+
+    ray = ray_options(args)
+    model = load_model(model_options(args))
+    if ray is None:
+        return _run_videos(args, model, None)
+    from localpose.video import VideoPool
+
+    with VideoPool(0, ray) as pool:
+        return _run_videos(args, model, pool)
+
+
+def _run_videos(args: argparse.Namespace, model: ModelBundle, pool: VideoPool | None) -> int:
+    from dataclasses import replace
+
+    from localpose.cli import EXIT_FAILED_INPUTS, EXIT_OK
+    from localpose.manifest import Manifest, fingerprint
     from localpose.video import process_video
+    from localpose.video.outputs import output_paths
 
     options = video_options(args)
-    model = load_model(model_options(args))
+    if pool is not None:  # a video is cut into one chunk per actor: the same as that many workers
+        options = replace(options, workers=pool.workers)
+    manifest = Manifest(args.out, fingerprint(options, model.sha256))
     failures = 0
     for path in args.paths:
+        expected = [output_paths(path, args.out)[kind] for kind in options.outputs]
+        if path.is_file() and manifest.finished(path, expected):
+            if not args.quiet:
+                print(f"localpose: {path.name}: done by an earlier run -> {args.out}", file=sys.stderr)
+            continue
         bar = _Bar(path.name, args.quiet)
         started = time.perf_counter()
         try:
-            report = process_video(path, args.out, options, model, on_progress=bar)
+            report = process_video(path, args.out, options, model, on_progress=bar, pool=pool)
         except InvalidInputError as exc:
             bar.close()
             failures += 1
@@ -149,6 +179,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"localpose: {path}: {message}", file=sys.stderr)
         if report.errors:
             failures += 1
+        elif not report.cancelled:
+            manifest.add(path, list(report.outputs.values()))
         if not args.quiet:
             print(
                 f"localpose: {path.name}: {report.frames} frame(s), {len(report.track_ids)} track(s), "

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from localpose.draw import draw_poses, draw_poses_i420
+from localpose.manifest import atomic_path
 from localpose.result import PoseFrame
 from localpose.video.io import (
     DecodeReport,
@@ -76,8 +77,13 @@ def _write_openpose(folder: Path, frames: Sequence[PoseFrame], stem: str) -> Non
 
 
 def _write_keypoints(
-    kind: str, path: Path, source: Path, tracked: list, final: list, angles: bool = False
+    kind: str, final_path: Path, source: Path, tracked: list, final: list, angles: bool = False
 ) -> None:
+    with atomic_path(final_path) as path:  # renamed into place when complete
+        _write_kind(kind, path, source, tracked, final, angles)
+
+
+def _write_kind(kind: str, path: Path, source: Path, tracked: list, final: list, angles: bool) -> None:
     from localpose.export import coco_results, write_csv
 
     name = source.name
@@ -215,9 +221,8 @@ def write_outputs(
         if "mp4" in options.outputs and not (cancel is not None and cancel.is_set()):
             if on_progress is not None:
                 on_progress(VideoProgress("render", 0, len(final), 0.0, None))
-            render_video(
-                source, paths["mp4"], info, final, options.draw_labels, pool, workers, options.mp4_preset
-            )
+            with atomic_path(paths["mp4"]) as mp4:
+                render_video(source, mp4, info, final, options.draw_labels, pool, workers, options.mp4_preset)
             written["mp4"] = paths["mp4"]
             if on_progress is not None:
                 on_progress(VideoProgress("render", len(final), len(final), 0.0, 0.0))
