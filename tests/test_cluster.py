@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -111,6 +113,42 @@ def test_a_video_on_the_cluster_equals_a_local_run(cluster, data_dir, tmp_path, 
     assert remote.workers == local.workers == 2 and remote.frames == local.frames == 120
     assert max(seen) == 120 and len(seen) >= 2  # progress came through the cluster's queue
     assert _files(tmp_path / "ray") == _files(tmp_path / "local")  # JSON Lines, CSV, COCO and MP4
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_a_cluster_run_cleanly(cluster, data_dir, tmp_path, model_cache):
+    """SIGINT while the MP4 is rendered on the actors: exit 130, no partial file, nothing recorded."""
+    out = tmp_path / "out"
+    command = [
+        sys.executable,
+        "-c",
+        "import sys; from localpose.cli import main; sys.exit(main(sys.argv[1:]))",
+    ]
+    command += ["video", str(data_dir / "videos" / "pushup_side.mp4"), "-o", str(out), "-q"]
+    command += [f"--ray={cluster.address}", "--model-cache", str(model_cache)]
+    process = subprocess.Popen(
+        command,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as in a terminal
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not list(out.glob(".*partial*")) and process.poll() is None:
+        time.sleep(0.05)
+    assert process.poll() is None, "the run ended before the MP4 was being written"
+    os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C sends: the whole process group
+    stopped = time.monotonic()
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130 and "localpose: interrupted" in err
+    assert time.monotonic() - stopped < 30
+    assert not list(out.glob(".*partial*"))  # finished files only; the MP4 was not
+    assert not (out / "pushup_side.pose.mp4").exists()
+    assert "pushup_side" not in (
+        (out / ".localpose" / "manifest.jsonl").read_text()
+        if (out / ".localpose" / "manifest.jsonl").exists()
+        else ""
+    )
 
 
 def seen_progress(seen: list[int]):

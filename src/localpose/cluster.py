@@ -209,6 +209,8 @@ class RayPool(Executor):
         ray = require_ray()
         for actor in self._actors:
             ray.kill(actor.handle, no_restart=True)
+        # Wait (10 s at most) until they are gone, so nothing writes after this returns.
+        ray.wait([a.handle.ready.remote() for a in self._actors], num_returns=len(self._actors), timeout=10)
         with self._lock:
             for item, _ in self._running.values():
                 if not item.future.done():

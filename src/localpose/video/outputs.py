@@ -178,14 +178,19 @@ def render_video(
         # Segments drawn side by side in worker processes decode and encode on one thread each.
         threads = 1 if pool is not None and segments > 1 else None
         jobs.append(_Segment(source, part, poses[a:b], *bounds_ms, info.fps, labels, preset, threads))
-    if pool is None or len(jobs) == 1:
-        results = [_render_segment(job) for job in jobs]
-    else:
-        results = list(pool.map(_render_segment, jobs))
-    if len(jobs) > 1:
-        try:
+    try:
+        if pool is None or len(jobs) == 1:
+            results = [_render_segment(job) for job in jobs]
+        else:
+            results = list(pool.map(_render_segment, jobs))
+        if len(jobs) > 1:
             _join([job.dest for job in jobs], dest)
-        finally:
+    except BaseException:
+        if pool is not None and len(jobs) > 1:  # interrupted: stop the workers before cleaning up
+            pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    finally:  # also when interrupted: no segment files left behind
+        if len(jobs) > 1:
             for job in jobs:
                 job.dest.unlink(missing_ok=True)
     return sum(count for count, _ in results)
