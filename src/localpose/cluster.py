@@ -36,6 +36,7 @@ __all__ = [
     "RayOptions",
     "RayPool",
     "WorkerLostError",
+    "connect",
     "progress_queue",
     "require_ray",
 ]
@@ -153,9 +154,7 @@ class RayPool(Executor):
         """`initargs` may be a function that makes them once Ray is up (e.g. a progress queue)."""
         self.options = options or RayOptions()
         ray = require_ray()
-        self._started_ray = not ray.is_initialized()
-        if self._started_ray:
-            _init_ray(ray, self.options.address)
+        self._started_ray = connect(self.options.address)  # if so, shut down with the pool
         cpus = ray.cluster_resources().get("CPU", 1.0)
         count = self.options.actors or max(1, int(cpus // self.options.cpus_per_actor))
         runner = _runner_class().options(
@@ -316,13 +315,18 @@ class RayPool(Executor):
                 item.future.set_exception(WorkerLostError("every Ray worker was lost and none came back"))
 
 
-def _init_ray(ray: Any, address: str | None) -> None:
-    """Connect to `address`, or start Ray in this process on loopback (no dashboard, quiet)."""
+def connect(address: str | None = None) -> bool:
+    """Connect to the cluster at `address`, or start Ray in this process on loopback (no
+    dashboard, quiet); True when this call started or connected it, False if Ray was up."""
+    ray = require_ray()
+    if ray.is_initialized():
+        return False
     quiet = {"logging_level": logging.WARNING, "log_to_driver": False, "configure_logging": False}
     if address is None:
         ray.init(include_dashboard=False, _node_ip_address="127.0.0.1", **quiet)
     else:
         ray.init(address=address, **quiet)
+    return True
 
 
 def progress_queue() -> Any:
