@@ -7,6 +7,7 @@ this module and stopped by process id at the end (tests/ray_support.py).
 from __future__ import annotations
 
 import importlib.util
+import json
 import logging
 import os
 import shutil
@@ -149,6 +150,23 @@ def test_ctrl_c_stops_a_cluster_run_cleanly(cluster, data_dir, tmp_path, model_c
         if (out / ".localpose" / "manifest.jsonl").exists()
         else ""
     )
+
+
+@pytest.mark.slow
+def test_bench_cluster_writes_json(cluster, data_dir, tmp_path, model_cache, monkeypatch, capsys):
+    monkeypatch.setenv("LOCALPOSE_CACHE_DIR", str(model_cache))
+    out = tmp_path / "bench.json"
+    argv = ["bench", "cluster", "--images", "16", "--video", str(data_dir / VIDEO), "-w", "2"]
+    assert main([*argv, f"--ray={cluster.address}", "-o", str(out)]) == 0
+    results = json.loads(out.read_text())
+    for task, items in (("images", 16), ("video", 120)):
+        runs = results["runs"][task]
+        assert runs["items"] == items and runs["same_results"] is True
+        assert runs["overhead_ratio"] == pytest.approx(
+            runs["ray"]["seconds"] / runs["local"]["seconds"], 0.01
+        )
+        assert runs["local"]["peak_memory_mb"] > 100  # at least a model and an interpreter
+    assert "overhead" in capsys.readouterr().out
 
 
 def seen_progress(seen: list[int]):
