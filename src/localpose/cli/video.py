@@ -18,6 +18,7 @@ from localpose.cli.common import (
     model_options,
     positive,
 )
+from localpose.cluster import WorkerLostError
 from localpose.errors import InvalidInputError
 
 if TYPE_CHECKING:
@@ -168,7 +169,7 @@ def _run_videos(args: argparse.Namespace, model: ModelBundle, pool: VideoPool | 
         started = time.perf_counter()
         try:
             report = process_video(path, args.out, options, model, on_progress=bar, pool=pool)
-        except InvalidInputError as exc:
+        except (InvalidInputError, WorkerLostError) as exc:  # the others still run
             bar.close()
             failures += 1
             print(f"localpose: {exc}", file=sys.stderr)
