@@ -240,3 +240,17 @@ def test_ray_flag_without_ray_says_how_to_install_it(tmp_path, pose_jpg):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [f"localpose: error: {INSTALL_HINT}"]
+
+
+def test_ray_is_imported_only_when_a_pool_starts():
+    """localpose.cluster is the one module that imports ray, and only inside its functions."""
+    src = Path(__file__).resolve().parents[1] / "src" / "localpose"
+    importers = sorted(
+        str(p.relative_to(src))
+        for p in src.rglob("*.py")
+        if any(line.strip().startswith(("import ray", "from ray")) for line in p.read_text().splitlines())
+    )
+    assert importers == ["cluster.py"]
+    code = "import sys, localpose.batch, localpose.video, localpose.cli; print('ray' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.stdout.strip() == "False", result.stderr
