@@ -183,8 +183,8 @@ class RayPool(Executor):
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
         future: Future = Future()
         with self._lock:
-            if self._closing:
-                raise RuntimeError("cannot submit to a pool that is shutting down")
+            if self._closing or not self._thread.is_alive():
+                raise LocalposeError("the Ray pool is shut down or its cluster failed")
             self._queue.append(_Item(fn, args, kwargs, future))
         self._wake.set()
         return future
@@ -206,10 +206,14 @@ class RayPool(Executor):
         if wait or cancel_futures:
             self._thread.join()
         ray = require_ray()
-        for actor in self._actors:
-            ray.kill(actor.handle, no_restart=True)
-        # Wait (10 s at most) until they are gone, so nothing writes after this returns.
-        ray.wait([a.handle.ready.remote() for a in self._actors], num_returns=len(self._actors), timeout=10)
+        try:
+            for actor in self._actors:
+                ray.kill(actor.handle, no_restart=True)
+            # Wait (10 s at most) until they are gone, so nothing writes after this returns.
+            probes = [a.handle.ready.remote() for a in self._actors]
+            ray.wait(probes, num_returns=len(probes), timeout=10)
+        except Exception as exc:  # the cluster is already gone: nothing left to stop
+            log.debug("stopping the Ray actors: %s", exc)
         with self._lock:
             for item, _ in self._running.values():
                 if not item.future.done():
@@ -227,7 +231,19 @@ class RayPool(Executor):
     # --- the dispatcher thread ------------------------------------------------------------
 
     def _dispatch(self) -> None:
-        ray = require_ray()
+        try:
+            self._dispatch_until_closed(require_ray())
+        except Exception as exc:  # the cluster itself failed (head lost, ...): nobody may wait forever
+            log.error("the Ray pool stopped: %s", exc)
+            with self._lock:
+                items = [*self._queue, *(item for item, _ in self._running.values())]
+                self._queue.clear()
+                self._running.clear()
+            for item in items:
+                if not item.future.done():
+                    item.future.set_exception(LocalposeError(f"the Ray cluster failed: {exc}"))
+
+    def _dispatch_until_closed(self, ray: Any) -> None:
         while True:
             with self._lock:
                 if self._closing and (self._cancelled or not (self._queue or self._running)):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 
 from localpose.cluster import RayOptions, require_ray
 
@@ -27,4 +28,6 @@ def ray_options(args: argparse.Namespace) -> RayOptions | None:
     if args.ray is None:
         return None
     require_ray()
+    if not args.verbose:  # Ray's own notices (token authentication on, ...) only with -v
+        logging.getLogger("ray").setLevel(logging.ERROR)
     return RayOptions(address=args.ray or None)

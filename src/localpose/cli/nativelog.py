@@ -16,7 +16,12 @@ import threading
 
 __all__ = ["filter_native_stderr"]
 
-_ROUTINE = re.compile(rb"^(?:[IW]\d{4} |INFO: |WARNING: All log messages before absl::InitializeLog)")
+_ROUTINE = re.compile(
+    rb"^(?:[IW]\d{4} |INFO: |WARNING: All log messages before absl::InitializeLog"
+    # Ray's note that an actor's arguments live in the object store: localpose.cluster keeps
+    # them there on purpose (the model, owned by the driver, for restarted actors).
+    rb"|\[[^\]]* E \d+ \d+\] core_worker\.cc:\d+: Actor with class name: '_Runner')"
+)
 _state = {"installed": False}
 
 
