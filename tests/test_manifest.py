@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from localpose.cli import main
 from localpose.manifest import Manifest, atomic_path, fingerprint
 from localpose.result import PoseFrame
 
@@ -65,3 +66,49 @@ def test_kept_poses_come_back_bit_for_bit(tmp_path):
     for name in ("xy", "z", "visibility", "presence", "world", "score", "track_id"):
         assert np.array_equal(getattr(back, name), getattr(frame, name)), name
     assert back.flags == frame.flags
+
+
+def _files(folder):
+    return {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if ".localpose" not in p.parts}
+
+
+def test_image_rerun_skips_finished_photos_and_writes_the_same_files(tmp_path, data_dir, model_cache, capsys):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for source in sorted((data_dir / "images" / "coco").glob("*.jpg"))[:3]:
+        (photos / source.name).write_bytes(source.read_bytes())
+    out = tmp_path / "out"
+    argv = [
+        "image",
+        str(photos),
+        "-o",
+        str(out),
+        "-f",
+        "json,csv,coco",
+        "--draw",
+        "--model-cache",
+        str(model_cache),
+    ]
+    assert main(argv) == 0
+    first = _files(out)
+    assert len(first) == 3 * 2 + 2 and not list(out.rglob("*.partial*"))
+    victim = sorted(out.glob("*.json"))[0]
+    victim.unlink()
+    assert main(argv) == 0
+    assert "1 image(s) processed, 2 done by an earlier run, 0 failed" in capsys.readouterr().err
+    assert _files(out) == first  # CSV and COCO, built from all three, byte for byte
+    assert main([*argv, "-n", "2"]) == 0  # other options: everything again
+    assert "3 image(s) processed, 0 failed" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_video_rerun_skips_a_finished_video(tmp_path, data_dir, model_cache, capsys):
+    video = data_dir / "videos" / "dance_synthetic_tfjs.mp4"
+    out = tmp_path / "out"
+    argv = ["video", str(video), "-o", str(out), "-f", "jsonl,csv,openpose", "-w", "1"]
+    assert main([*argv, "--model-cache", str(model_cache)]) == 0
+    written = {p: p.stat().st_mtime_ns for p in out.rglob("*") if ".localpose" not in p.parts}
+    assert len(written) == 2 + 1 + 120 and not list(out.rglob("*.partial*"))
+    assert main([*argv, "--model-cache", str(model_cache)]) == 0
+    assert "dance_synthetic_tfjs.mp4: done by an earlier run" in capsys.readouterr().err
+    assert {p: p.stat().st_mtime_ns for p in written} == written  # nothing rewritten
