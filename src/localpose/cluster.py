@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
@@ -315,8 +316,6 @@ class RayPool(Executor):
             self._queue.appendleft(item)
 
     def _check_all_lost(self) -> None:
-        import time
-
         with self._lock:
             if any(a.probe is None for a in self._actors) or not self._queue:
                 self._all_lost_since = None
