@@ -172,7 +172,8 @@ def _run_videos(args: argparse.Namespace, model: ModelBundle, pool: VideoPool | 
         except (InvalidInputError, WorkerLostError) as exc:  # the others still run
             bar.close()
             failures += 1
-            print(f"localpose: {exc}", file=sys.stderr)
+            where = "" if isinstance(exc, InvalidInputError) else f"{path}: "  # those name the file
+            print(f"localpose: {where}{exc}", file=sys.stderr)
             continue
         bar.close()
         elapsed = time.perf_counter() - started
