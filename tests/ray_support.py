@@ -140,6 +140,14 @@ class LoopbackCluster:
                 return pid
         raise RuntimeError("the worker node has no raylet process")
 
+    def worker_node_busy(self) -> bool:
+        """Whether an actor on the last worker node is running a call (Ray names the process so)."""
+        for pid in _descendants(self.workers[-1].pid):
+            with contextlib.suppress(OSError):
+                if Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"ray::_Runner.call"):
+                    return True
+        return False
+
     def kill_worker_raylet(self) -> int:
         pid = self.worker_raylet()
         os.kill(pid, signal.SIGKILL)

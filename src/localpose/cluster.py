@@ -68,7 +68,8 @@ class RayOptions:
     max_restarts: int = 3
     """Times Ray restarts a lost actor when the cluster has room again."""
     max_attempts: int = 3
-    """Times one item is tried on actors that die under it before it is reported failed."""
+    """Times an item may be the one an actor dies working on before it is reported failed.
+    Items an actor held when it died are re-sent alone first, so only the culprit counts."""
     restart_wait_s: float = 120.0
     """With every actor lost, how long to wait for one to come back before failing the rest."""
 
@@ -130,14 +131,22 @@ class _Item:
     kwargs: dict[str, Any]
     future: Future
     attempts: int = 0
+    started: bool = False
+    suspect: bool = False
+    """It was on an actor that died holding several items: it is re-sent alone."""
 
 
 @dataclass
 class _Actor:
     handle: Any
-    busy: int = 0
+    held: deque = field(default_factory=deque)
+    """Calls handed to the actor, oldest (the one it is working on) first."""
     probe: Any = None
     """While the actor is restarting: the `ready` call that answers once it is back."""
+    solo: bool = False
+    """Holding a suspect item: it gets nothing else until that is done."""
+    lost_holding: int = 0
+    """How many calls it held when it was last lost."""
 
 
 class RayPool(Executor):
@@ -262,20 +271,38 @@ class RayPool(Executor):
             self._check_all_lost()
 
     def _hand_out(self) -> None:
-        live = [a for a in self._actors if a.probe is None]
-        while self._queue and live:
-            actor = min(live, key=lambda a: a.busy)
-            if actor.busy > self.options.in_flight:
-                return
-            item = self._queue.popleft()
-            if item.attempts == 0 and not item.future.set_running_or_notify_cancel():
-                continue
+        while self._queue:
+            item = self._queue[0]
+            live = [a for a in self._actors if a.probe is None and not a.solo]
+            if item.suspect:  # alone on an idle actor, so a death under it is certainly its own
+                idle = [a for a in live if not a.held]
+                if not idle:
+                    return
+                actor = idle[0]
+            else:
+                if not live:
+                    return
+                actor = min(live, key=lambda a: len(a.held))
+                if len(actor.held) > self.options.in_flight:
+                    return
+            self._queue.popleft()
+            if not item.started:
+                if not item.future.set_running_or_notify_cancel():
+                    continue  # cancelled while it waited
+                item.started = True
             ref = actor.handle.call.remote(item.fn, item.args, item.kwargs)
-            actor.busy += 1
+            actor.held.append(ref)
+            actor.solo = item.suspect
             self._running[ref] = (item, actor)
 
+    def _release(self, ref: Any) -> _Item:
+        item, actor = self._running.pop(ref)
+        actor.held.remove(ref)
+        actor.solo = actor.solo and bool(actor.held)
+        return item
+
     def _settle(self, ray: Any, ref: Any) -> None:
-        from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError
+        from ray.exceptions import RayActorError
 
         with self._lock:
             probing = next((a for a in self._actors if a.probe is not None and a.probe == ref), None)
@@ -286,26 +313,34 @@ class RayPool(Executor):
                 except RayActorError:
                     probing.probe = probing.handle.ready.remote()
                 return
-            item, actor = self._running.pop(ref)
-            actor.busy -= 1
         try:
-            result = ray.get(ref)
-        except (ActorDiedError, ActorUnavailableError, RayActorError) as exc:
-            self._lost(item, actor, exc)
+            result = ray.get(ref)  # ready: returns at once
+        except RayActorError as exc:  # the actor died (or cannot be reached) under this item
+            self._lost(ref, exc)
             return
         except Exception as exc:  # the item's own exception, raised in the actor: the caller's
+            with self._lock:
+                item = self._release(ref)
             item.future.set_exception(exc)
             return
-        self.stats.done += 1
+        with self._lock:
+            item = self._release(ref)
+            self.stats.done += 1
         item.future.set_result(result)
 
-    def _lost(self, item: _Item, actor: _Actor, exc: Exception) -> None:
+    def _lost(self, ref: Any, exc: Exception) -> None:
         with self._lock:
-            if actor.probe is None:
+            actor = self._running[ref][1]
+            if actor.probe is None:  # the first sign of this loss
                 self.stats.actors_lost += 1
                 log.warning("a Ray actor was lost (%s); its work goes to the others", type(exc).__name__)
                 actor.probe = actor.handle.ready.remote()
-            item.attempts += 1
+                actor.lost_holding = len(actor.held)
+            item = self._release(ref)
+            if actor.lost_holding == 1:  # it held nothing else: this item was the one
+                item.attempts += 1
+            else:  # any of the items it held may have been the cause (or none): try each alone
+                item.suspect = True
             if item.attempts >= self.options.max_attempts:
                 self.stats.failed.append(repr(item.args)[:200])
                 item.future.set_exception(
