@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -171,6 +172,7 @@ class LoopbackCluster:
             pids = {p for p in pids if Path(f"/proc/{p}").exists() and not _is_zombie(p)}
             if not pids:
                 break
+        shutil.rmtree(self.temp_dir, ignore_errors=True)  # sessions, logs, sockets, the token
 
 
 def _is_zombie(pid: int) -> bool:

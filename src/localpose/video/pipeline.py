@@ -384,6 +384,7 @@ class VideoPool:
     """
 
     def __init__(self, workers: int, ray: RayOptions | None = None) -> None:
+        """`workers` local processes, or with `ray` one actor per CPU (or `RayOptions.actors`)."""
         self.executor: Executor
         if ray is None:
             context = multiprocessing.get_context("spawn")
