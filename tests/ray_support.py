@@ -154,7 +154,7 @@ class LoopbackCluster:
         os.kill(pid, signal.SIGKILL)
         return pid
 
-    def stop(self) -> None:
+    def stop(self, keep_logs: bool = False) -> None:
         """Stop every process the cluster started, by process id: SIGTERM, then SIGKILL."""
         pids = set(_naming(str(self.temp_dir)))
         for pid in self.started:
@@ -172,7 +172,8 @@ class LoopbackCluster:
             pids = {p for p in pids if Path(f"/proc/{p}").exists() and not _is_zombie(p)}
             if not pids:
                 break
-        shutil.rmtree(self.temp_dir, ignore_errors=True)  # sessions, logs, sockets, the token
+        if not keep_logs:
+            shutil.rmtree(self.temp_dir, ignore_errors=True)  # sessions, logs, sockets, the token
 
 
 def _is_zombie(pid: int) -> bool:
@@ -196,6 +197,6 @@ def start_loopback_cluster() -> LoopbackCluster:
         cluster.start_head()
         cluster.add_worker_node()
     except BaseException:
-        cluster.stop()
+        cluster.stop(keep_logs=True)  # the error names nodes.log
         raise
     return cluster
