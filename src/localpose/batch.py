@@ -3,7 +3,8 @@
 What `localpose image` runs on a folder. Each worker reads and decodes its files itself (only
 paths go out and only results come back), and draws the overlay there too when asked, so
 the main process only writes files. A small batch runs in this process: starting the workers
-costs about as much (0.2 s) as estimating half a dozen images.
+costs about as much (0.2 s) as estimating half a dozen images. With `BatchOptions.ray` the
+workers are Ray actors instead (`localpose.cluster`), one estimator each, any batch size.
 """
 
 from __future__ import annotations
@@ -12,14 +13,15 @@ import io
 import multiprocessing
 from collections import deque
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from localpose.errors import InvalidInputError, InvalidOptionError, LocalposeError
+from localpose.cluster import RayOptions, RayPool
+from localpose.errors import InvalidInputError, InvalidOptionError, LocalposeError, WorkerLostError
 from localpose.estimate import PoseEstimator
 from localpose.images import load_image
 from localpose.models import ModelBundle
@@ -41,6 +43,9 @@ class BatchOptions:
     """Worker processes at most (0: one per core this process may use)."""
     overlay: bool = False
     """Also return each image with its poses drawn, encoded (`overlay_file_suffix`)."""
+    ray: RayOptions | None = None
+    """Run on Ray actors (one per CPU of the cluster unless `RayOptions.actors`) instead of
+    local worker processes; `workers` is then not used."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.workers, int) or self.workers < 0:
@@ -124,27 +129,40 @@ def estimate_files(
     worker process dies).
     """
     batch = batch or BatchOptions()
-    workers = batch.workers_for(len(paths))
-    if workers == 1:
-        for path in paths:
-            yield _estimate_one(estimator, Path(path), batch.overlay)
-        return
-    context = multiprocessing.get_context("spawn")
     initargs = (estimator.options, estimator.model, estimator.limits, batch.overlay)
-    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=initargs)
+    pool: Executor
+    if batch.ray is not None:
+        pool = RayPool(batch.ray, initializer=_init_worker, initargs=initargs)
+        workers = pool.workers
+    else:
+        workers = batch.workers_for(len(paths))
+        if workers == 1:
+            for path in paths:
+                yield _estimate_one(estimator, Path(path), batch.overlay)
+            return
+        context = multiprocessing.get_context("spawn")
+        pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=initargs)
     with pool:
-        pending: deque[Future[ImageOutcome]] = deque()
+        pending: deque[tuple[Path, Future[ImageOutcome]]] = deque()
         try:
             for path in paths:
-                pending.append(pool.submit(_run_in_worker, Path(path)))
+                pending.append((Path(path), pool.submit(_run_in_worker, Path(path))))
                 if len(pending) >= workers * (_IN_FLIGHT_PER_WORKER + 1):
-                    yield pending.popleft().result()
+                    yield _outcome(*pending.popleft())
             while pending:
-                yield pending.popleft().result()
+                yield _outcome(*pending.popleft())
         except BrokenProcessPool as exc:
             raise LocalposeError(
                 "a worker process stopped unexpectedly (out of memory?); try fewer workers"
             ) from exc
         finally:
-            for future in pending:
+            for _, future in pending:
                 future.cancel()
+
+
+def _outcome(path: Path, future: Future[ImageOutcome]) -> ImageOutcome:
+    """The file's outcome; on Ray, a file whose worker died every time it was tried is reported."""
+    try:
+        return future.result()
+    except WorkerLostError as exc:
+        return ImageOutcome(path, None, str(exc))

@@ -13,7 +13,7 @@
     ├── RequestTimeoutError        a request took longer than its timeout
     ├── EstimatorFailedError       the estimator failed unexpectedly (details in the log)
     └── BusyError                  no capacity right now; retry later
-        └── WorkerLostError        the worker running the request died (it is replaced)
+        └── WorkerLostError        the worker process or Ray actor running the work died
 
 Each class states what the faces do with it: `exit_code` for the CLI (0 all inputs done, 1
 some inputs failed, 2 bad arguments or no usable model) and `http_status` for the server.
@@ -151,6 +151,7 @@ class BusyError(LocalposeError):
 
 
 class WorkerLostError(BusyError):
-    """The worker process running this request died (it is replaced at once; retry shortly)."""
+    """The worker process (or Ray actor) running this work died: the server replaces it at once
+    (retry shortly); a batch reports the input that kept killing its workers as failed."""
 
     code = "worker_lost"

@@ -19,8 +19,14 @@ from collections.abc import Iterator
 
 __all__ = ["ROUTINE", "hide_routine_native_lines", "routine"]
 
-ROUTINE = re.compile(rb"^(?:[IW]\d{4} |INFO: |WARNING: All log messages before absl::InitializeLog)")
-"""Native INFO/WARNING lines (glog/absl "I0000 ...", TFLite "INFO: ..."): noise for users."""
+ROUTINE = re.compile(
+    rb"^(?:[IW]\d{4} |INFO: |WARNING: All log messages before absl::InitializeLog"
+    # Ray's note that an actor's arguments live in the object store: localpose.cluster keeps
+    # them there on purpose (the model, owned by the driver, for restarted actors).
+    rb"|\[[^\]]* E \d+ \d+\] core_worker\.cc:\d+: Actor with class name: '_Runner')"
+)
+"""Native INFO/WARNING lines (glog/absl "I0000 ...", TFLite "INFO: ...") and Ray's expected
+note about actor arguments: noise for users."""
 
 _lock = threading.Lock()
 

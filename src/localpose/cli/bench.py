@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import argparse
 
-from localpose.bench import analysis, folder, images, serve, video
+from localpose.bench import analysis, cluster, folder, images, serve, video
 
 __all__ = ["BENCHMARKS", "register"]
 
-BENCHMARKS: tuple = (analysis, folder, images, serve, video)
+BENCHMARKS: tuple = (analysis, cluster, folder, images, serve, video)
 
 
 def register(commands: argparse._SubParsersAction) -> None:

@@ -15,9 +15,7 @@ import threading
 
 from localpose.nativelog import ROUTINE as _ROUTINE
 
-__all__ = ["filter_native_stderr", "native_stdout_to_stderr"]
-
-__all__ = ["filter_native_stderr", "stderr_columns", "stderr_is_terminal"]
+__all__ = ["filter_native_stderr", "native_stdout_to_stderr", "stderr_columns", "stderr_is_terminal"]
 
 _state: dict[str, int | bool] = {"installed": False, "real_fd": 2}
 

@@ -6,7 +6,9 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from localpose.cli.cluster import add_ray_argument, ray_options
 from localpose.cli.common import (
     add_estimator_arguments,
     comma_list,
@@ -15,7 +17,11 @@ from localpose.cli.common import (
     positive,
 )
 from localpose.cli.progress import VideoProgressBar
-from localpose.errors import InvalidInputError
+from localpose.errors import InvalidInputError, WorkerLostError
+
+if TYPE_CHECKING:
+    from localpose.models import ModelBundle
+    from localpose.video import VideoPool
 
 __all__ = ["VIDEO_SUFFIXES", "register"]
 
@@ -113,6 +119,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     add_motion_arguments(parser)
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    add_ray_argument(parser)
     add_smoothing_arguments(parser)
     add_estimator_arguments(parser, modes=("video",))
     parser.set_defaults(handler=run)
@@ -140,22 +147,46 @@ def video_options(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from localpose.cli import EXIT_FAILED_INPUTS, EXIT_OK
     from localpose.models import load_model
+
+    ray = ray_options(args)
+    model = load_model(model_options(args))
+    if ray is None:
+        return _run_videos(args, model, None)
+    from localpose.video import VideoPool
+
+    with VideoPool(0, ray) as pool:
+        return _run_videos(args, model, pool)
+
+
+def _run_videos(args: argparse.Namespace, model: ModelBundle, pool: VideoPool | None) -> int:
+    from dataclasses import replace
+
+    from localpose.cli import EXIT_FAILED_INPUTS, EXIT_OK
+    from localpose.manifest import Manifest, fingerprint
     from localpose.video import process_video
+    from localpose.video.outputs import output_paths
 
     options = video_options(args)
-    model = load_model(model_options(args))
+    if pool is not None:  # a video is cut into one chunk per actor: the same as that many workers
+        options = replace(options, workers=pool.workers)
+    manifest = Manifest(args.out, fingerprint(options, model.sha256))
     failures = 0
     for path in args.paths:
+        expected = [output_paths(path, args.out)[kind] for kind in options.outputs]
+        if path.is_file() and manifest.finished(path, expected):
+            if not args.quiet:
+                print(f"localpose: {path.name}: done by an earlier run -> {args.out}", file=sys.stderr)
+            continue
         bar = VideoProgressBar(path.name, args.quiet)
         started = time.perf_counter()
         try:
-            report = process_video(path, args.out, options, model, on_progress=bar)
-        except InvalidInputError as exc:
+            report = process_video(path, args.out, options, model, on_progress=bar, pool=pool)
+        except (InvalidInputError, WorkerLostError) as exc:  # the others still run
             bar.close()
             failures += 1
-            print(f"localpose: {exc}", file=sys.stderr)
+            where = "" if isinstance(exc, InvalidInputError) else f"{path}: "  # those name the file
+            print(f"localpose: {where}{exc}", file=sys.stderr)
             continue
         bar.close()
         elapsed = time.perf_counter() - started
@@ -163,6 +194,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"localpose: {path}: {message}", file=sys.stderr)
         if report.errors:
             failures += 1
+        elif not report.cancelled:
+            manifest.add(path, list(report.outputs.values()))
         if not args.quiet:
             print(
                 f"localpose: {path.name}: {report.frames} frame(s), {len(report.track_ids)} track(s), "

@@ -12,7 +12,7 @@ import itertools
 import json
 import threading
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,6 +21,7 @@ import numpy as np
 
 from localpose.draw import DrawStyle, draw_poses, draw_poses_i420
 from localpose.export.openpose import OPENPOSE_FOLDER
+from localpose.manifest import atomic_path
 from localpose.result import PoseFrame
 from localpose.video.io import (
     DecodeReport,
@@ -105,12 +106,25 @@ def _write_biomechanics(kind: str, path: Path, final: list[PoseFrame], motion: M
 
 def _write_keypoints(
     kind: str,
-    path: Path,
+    final_path: Path,
     source: Path,
     tracked: list,
     final: list,
     angles: bool = False,
     motion: MotionOptions | None = None,
+) -> None:
+    with atomic_path(final_path) as path:  # renamed into place when complete
+        _write_kind(kind, path, source, tracked, final, angles, motion)
+
+
+def _write_kind(
+    kind: str,
+    path: Path,
+    source: Path,
+    tracked: list,
+    final: list,
+    angles: bool,
+    motion: MotionOptions | None,
 ) -> None:
     from localpose.export import coco_results, write_csv
 
@@ -210,7 +224,7 @@ def render_video(
     info: VideoInfo,
     poses: list[PoseFrame],
     labels: bool = True,
-    pool: ProcessPoolExecutor | None = None,
+    pool: Executor | None = None,
     segments: int = 1,
     preset: str = "ultrafast",
 ) -> int:
@@ -227,14 +241,19 @@ def render_video(
         # Segments drawn side by side in worker processes decode and encode on one thread each.
         threads = 1 if pool is not None and segments > 1 else None
         jobs.append(_Segment(source, part, poses[a:b], *bounds_ms, info.fps, labels, preset, threads, style))
-    if pool is None or len(jobs) == 1:
-        results = [_render_segment(job) for job in jobs]
-    else:
-        results = list(pool.map(_render_segment, jobs))
-    if len(jobs) > 1:
-        try:
+    try:
+        if pool is None or len(jobs) == 1:
+            results = [_render_segment(job) for job in jobs]
+        else:
+            results = list(pool.map(_render_segment, jobs))
+        if len(jobs) > 1:
             _join([job.dest for job in jobs], dest)
-        finally:
+    except BaseException:
+        if pool is not None and len(jobs) > 1:  # interrupted: stop the workers before cleaning up
+            pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    finally:  # also when interrupted: no segment files left behind
+        if len(jobs) > 1:
             for job in jobs:
                 job.dest.unlink(missing_ok=True)
     return sum(count for count, _ in results)
@@ -247,7 +266,7 @@ def write_outputs(
     tracked: list[PoseFrame],
     final: list[PoseFrame],
     options: VideoOptions,
-    pool: ProcessPoolExecutor | None,
+    pool: Executor | None,
     workers: int,
     on_progress: ProgressCallback | None,
     cancel: threading.Event | None,
@@ -277,9 +296,8 @@ def write_outputs(
         if "mp4" in options.outputs and not (cancel is not None and cancel.is_set()):
             if on_progress is not None:
                 on_progress(VideoProgress("render", 0, len(final), 0.0, None))
-            render_video(
-                source, paths["mp4"], info, final, options.draw_labels, pool, workers, options.mp4_preset
-            )
+            with atomic_path(paths["mp4"]) as mp4:
+                render_video(source, mp4, info, final, options.draw_labels, pool, workers, options.mp4_preset)
             written["mp4"] = paths["mp4"]
             if on_progress is not None:
                 on_progress(VideoProgress("render", len(final), len(final), 0.0, 0.0))

@@ -21,13 +21,14 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from localpose.cluster import RayOptions, RayPool, progress_queue
 from localpose.errors import InvalidOptionError, InvalidVideoError
 from localpose.estimate import VideoPoseEstimator
 from localpose.models import ModelBundle, load_model
@@ -45,6 +46,7 @@ __all__ = [
     "MP4_PRESETS",
     "OUTPUT_KINDS",
     "VideoOptions",
+    "VideoPool",
     "VideoProgress",
     "VideoReport",
     "default_workers",
@@ -304,7 +306,7 @@ class _Progress:
         self.done, self.started, self._last = 0, time.perf_counter(), 0.0
 
     def add(self, count: int, force: bool = False) -> None:
-        self.done += count
+        self.done = min(self.done + count, self.total)  # a chunk re-run after a lost worker counts once
         now = time.perf_counter()
         if self.callback is None or (not force and now - self._last < 0.25):
             return
@@ -323,7 +325,7 @@ def _infer_parallel(
     chunks: list[_ChunkTimes],
     progress: _Progress,
     cancel: threading.Event | None,
-    pool: ProcessPoolExecutor,
+    pool: Executor,
     channel: tuple,
 ) -> tuple[list[PoseFrame], list[str]]:
     futures: list[Future] = [
@@ -335,7 +337,7 @@ def _infer_parallel(
     ]
     progress_queue, worker_cancel = channel
     while not all(f.done() for f in futures):
-        if cancel is not None and cancel.is_set():
+        if cancel is not None and cancel.is_set() and worker_cancel is not None:
             worker_cancel.set()
         with contextlib.suppress(queue.Empty):
             progress.add(progress_queue.get(timeout=0.1))
@@ -386,11 +388,42 @@ def _post_process(raw: list[PoseFrame], options: VideoOptions) -> tuple[list[Pos
     return tracked, smooth_tracks(tracked, options.smoothing)
 
 
-def _make_pool(workers: int) -> tuple[ProcessPoolExecutor, tuple]:
-    context = multiprocessing.get_context("spawn")
-    channel = (context.Queue(), context.Event())
-    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=channel)
-    return pool, channel
+class VideoPool:
+    """Worker processes for videos, started once and used for many (`process_video(pool=...)`).
+
+    Local processes by default; with `ray`, Ray actors on a cluster (`localpose.cluster`),
+    which report their progress through a Ray queue. A video is cut into as many chunks as
+    the pool has workers, so a Ray pool of N actors gives the outputs of `workers=N` here.
+    """
+
+    def __init__(self, workers: int, ray: RayOptions | None = None) -> None:
+        """`workers` local processes, or with `ray` one actor per CPU (or `RayOptions.actors`)."""
+        self.executor: Executor
+        if ray is None:
+            context = multiprocessing.get_context("spawn")
+            self.channel: tuple = (context.Queue(), context.Event())
+            self.executor = ProcessPoolExecutor(
+                workers, mp_context=context, initializer=_init_worker, initargs=self.channel
+            )
+            self.workers = workers
+        else:
+
+            def channel() -> tuple:
+                self.channel = (progress_queue(), None)  # cancelling a Ray run stops its actors
+                return self.channel
+
+            self.executor = RayPool(ray, initializer=_init_worker, initargs=channel)
+            self.workers = self.executor.workers
+
+    def close(self, cancel: bool = False) -> None:
+        """Stop the workers (at once, dropping queued work, when `cancel`)."""
+        self.executor.shutdown(wait=True, cancel_futures=cancel)
+
+    def __enter__(self) -> VideoPool:
+        return self
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        self.close(cancel=exc_type is not None)
 
 
 def process_video(
@@ -400,8 +433,12 @@ def process_video(
     model: ModelBundle | ModelOptions | None = None,
     on_progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
+    pool: VideoPool | None = None,
 ) -> VideoReport:
     """Estimate, track, validate and smooth every frame of a video and write the chosen outputs.
+
+    With `pool`, its workers are used (and `options.workers` is not); else processes are
+    started for this video and stopped after it.
 
     Raises `InvalidVideoError` when the file is not a video or no frame decodes; partial damage
     is reported in `VideoReport.errors` while every decodable frame is processed. With no
@@ -425,14 +462,17 @@ def process_video(
     if not stamps:
         raise InvalidVideoError(f"{source}: holds no video frames")
     size = (info.width, info.height)
-    workers = min(options.workers, max(1, len(stamps) // 30))
-    pool, channel = _make_pool(workers) if workers > 1 else (None, None)
+    own_pool = pool is None
+    workers = min(options.workers if pool is None else pool.workers, max(1, len(stamps) // 30))
+    if pool is None and workers > 1:
+        pool = VideoPool(workers)
+    executor = None if pool is None else pool.executor
     try:
         progress = _Progress(len(stamps), on_progress, "estimate")
         if pool is not None:
             chunks = _chunks(stamps, workers, options.overlap_ms)
             raw, errors = _infer_parallel(
-                source, bundle, options, size, chunks, progress, cancel, pool, channel
+                source, bundle, options, size, chunks, progress, cancel, pool.executor, pool.channel
             )
         else:
             raw, errors = _infer_here(source, bundle, options, size, progress, cancel)
@@ -453,12 +493,12 @@ def process_video(
         if not cancelled and options.outputs:
             mark = time.perf_counter()
             outputs = write_outputs(
-                source, out_dir, info, tracked, final, options, pool, workers, on_progress, cancel
+                source, out_dir, info, tracked, final, options, executor, workers, on_progress, cancel
             )
             seconds["write"] = time.perf_counter() - mark
     finally:
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+        if own_pool and pool is not None:
+            pool.close(cancel=True)
     seconds["total"] = time.perf_counter() - started
     return VideoReport(
         source=source,
