@@ -55,4 +55,9 @@ def create_engine(
         return MediaPipeEngine(model, options, mode)
     from localpose.blazepose.pipeline import BlazePoseEngine
 
-    return BlazePoseEngine(model.networks["detector"], model.networks["landmarks"], options, mode, threads)
+    engine = BlazePoseEngine(model.networks["detector"], model.networks["landmarks"], options, mode, threads)
+    if mode == "image" and options.image_stage == "proposals":
+        from localpose.crowd import CrowdEngine
+
+        return CrowdEngine(engine, options, threads)
+    return engine
