@@ -62,7 +62,7 @@ from localpose.movenet.processing import (
 from localpose.multiperson import tiles
 from localpose.options import EstimatorOptions
 from localpose.result import PoseFrame
-from localpose.schema import COCO17_FROM_LANDMARKS, COCO17_SIGMAS
+from localpose.schema import COCO17_SIGMAS
 
 __all__ = [
     "BODY_REACH",
@@ -137,14 +137,16 @@ def agreement(frame: PoseFrame, person: int, proposal: MoveNetPoses, index: int)
         return 0.0
     seen = keypoints[confident]
     area = float(np.prod(seen.max(axis=0) - seen.min(axis=0)))
-    predicted = frame.xy[person, list(COCO17_FROM_LANDMARKS)]
+    predicted = frame.xy[person, list(frame.layout.coco17)]
     return object_keypoint_similarity(predicted, keypoints, confident, max(area, 1.0), COCO17_SIGMAS)
 
 
 class ProposalNetwork:
     """MoveNet MultiPose on `threads` threads: people proposed in one RGB image, best first."""
 
-    def __init__(self, threads: int = 1) -> None:
+    def __init__(self, threads: int = 1, network: bytes | str = "movenet-multipose") -> None:
+        """`network`: MultiPose's bytes, or its registry name (hash-checked)."""
+        self._weights = network
         self._networks: dict[int, MoveNetNetwork] = {}
         self.threads = threads
 
@@ -156,7 +158,7 @@ class ProposalNetwork:
     def threads(self, count: int) -> None:
         count = max(1, int(count))
         if count not in self._networks:
-            self._networks[count] = MoveNetNetwork("movenet-multipose", count)
+            self._networks[count] = MoveNetNetwork(self._weights, count)
         self._threads = count
         self._network = self._networks[count]
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 
 from localpose.result import PoseFrame
-from localpose.schema import LANDMARK_SIGMAS
 
 __all__ = [
     "DUPLICATE_OKS",
@@ -48,11 +47,14 @@ def object_keypoint_similarity(
 
 
 def pairwise_oks(a: PoseFrame, b: PoseFrame, min_visibility: float = 0.5) -> np.ndarray:
-    """(len(a), len(b)) OKS over the 33 landmarks, with b's people as the reference.
+    """(len(a), len(b)) OKS over the frames' keypoints (same skeleton), b's people as the reference.
 
     The scale is b's landmark box area; landmarks count where b sees them
     (visibility >= min_visibility), or all of them when b sees none.
     """
+    if a.skeleton != b.skeleton:
+        raise ValueError(f"cannot compare {a.skeleton} poses with {b.skeleton} poses")
+    sigmas = b.layout.sigmas
     out = np.zeros((len(a), len(b)), dtype=np.float64)
     boxes = b.boxes
     areas = np.maximum((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]), 1.0)
@@ -61,7 +63,7 @@ def pairwise_oks(a: PoseFrame, b: PoseFrame, min_visibility: float = 0.5) -> np.
         if not seen.any():
             seen = np.ones_like(seen)
         for i in range(len(a)):
-            out[i, j] = object_keypoint_similarity(a.xy[i], b.xy[j], seen, areas[j], LANDMARK_SIGMAS)
+            out[i, j] = object_keypoint_similarity(a.xy[i], b.xy[j], seen, areas[j], sigmas)
     return out
 
 

@@ -21,6 +21,7 @@ from localpose.models import ModelBundle
 from localpose.options import EstimatorOptions, RuntimeChoice
 
 __all__ = [
+    "FAMILIES",
     "PoseEngine",
     "RunningMode",
     "Runtime",
@@ -29,6 +30,10 @@ __all__ = [
     "mediapipe_version",
     "resolve_runtime",
 ]
+
+
+FAMILIES = ("blazepose", "movenet")
+"""Model families `create_engine` runs: BlazePose (33 landmarks + world), MoveNet (COCO-17, 2D)."""
 
 
 def resolve_runtime(choice: RuntimeChoice) -> Runtime:
@@ -44,12 +49,23 @@ def create_engine(
     """An engine running `model` with these options on the runtime `options.runtime` names.
 
     `threads`: how many threads each network may use (LiteRT; MediaPipe Tasks uses one).
+    The pipeline follows `model.family`; for BlazePose in image mode with several people,
+    `localpose.crowd` wraps it (MultiPose proposals, `EstimatorOptions.image_stage`).
     """
-    if model.family != "blazepose":
+    if model.family not in FAMILIES:
         raise ModelUnavailableError(
             f"model {model.name!r} is of family {model.family!r}, which this localpose cannot run"
         )
-    if resolve_runtime(options.runtime) == "mediapipe":
+    runtime = resolve_runtime(options.runtime)
+    if model.family == "movenet":
+        if runtime == "mediapipe":
+            raise ModelUnavailableError(
+                f"model {model.name!r} runs on LiteRT only: MediaPipe Tasks runs BlazePose models"
+            )
+        from localpose.movenet.pipeline import MoveNetEngine
+
+        return MoveNetEngine(model.networks, options, mode, threads)
+    if runtime == "mediapipe":
         from localpose.engine.tasks import MediaPipeEngine
 
         return MediaPipeEngine(model, options, mode)
