@@ -175,7 +175,7 @@ def test_duplicates_are_dropped_by_oks() -> None:
 
 def test_bench_images_writes_json(data_dir: Path, model_cache: Path, tmp_path: Path) -> None:
     """Per annotated set and contender; found counts are lower bounds (measured on COCO: plain 4,
-    search 9, proposals 11; CrowdPose: 2, 4, 3)."""
+    search 9, proposals 11, thunder 11 at mean OKS 0.90; CrowdPose: 2, 4, 3, 4)."""
     from localpose.cli import main
 
     out = tmp_path / "bench.json"
@@ -185,13 +185,14 @@ def test_bench_images_writes_json(data_dir: Path, model_cache: Path, tmp_path: P
     assert report["model"]["name"] == "full" and len(report["model"]["sha256"]) == 64
     from localpose.engine import mediapipe_version
 
-    expected = ["plain", "search", "proposals"] + (["mediapipe"] if mediapipe_version() else [])
+    expected = ["plain", "search", "proposals", "thunder"] + (["mediapipe"] if mediapipe_version() else [])
     assert list(report["sets"]) == ["coco", "crowdpose"]
     coco, crowdpose = report["sets"]["coco"], report["sets"]["crowdpose"]
     assert list(coco) == expected
     assert coco["plain"]["annotated"] == 12 and crowdpose["plain"]["annotated"] == 4
     assert coco["plain"]["found"] >= 4 and coco["search"]["found"] >= 9 and coco["proposals"]["found"] >= 10
     assert crowdpose["search"]["found"] >= 3 and crowdpose["proposals"]["found"] >= 2
+    assert coco["thunder"]["found"] >= 10 and coco["thunder"]["mean_oks_of_found"] >= 0.85
     assert all(run["ms_per_image"] > 0 for run in coco.values())
     latency = report["latency"]
     assert set(latency["p50_ms"]) >= {"1_thread"} and latency["ratio"] > 0

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 __all__ = [
     "BODY25_FROM_LANDMARKS",
     "BODY25_NAMES",
@@ -27,6 +29,7 @@ __all__ = [
     "Skeleton",
     "landmark_index",
     "skeleton",
+    "to_landmark_layout",
 ]
 
 LANDMARK_NAMES: tuple[str, ...] = (
@@ -319,3 +322,23 @@ def skeleton(name: str) -> Skeleton:
         return SKELETONS[name]
     except KeyError:
         raise ValueError(f"unknown skeleton {name!r}; expected one of {', '.join(SKELETONS)}") from None
+
+
+def to_landmark_layout(values: np.ndarray, layout: Skeleton, axis: int = -2, fill: float = 0.0) -> np.ndarray:
+    """Per-keypoint values of a skeleton (keypoints along `axis`) at BlazePose's 33 landmark indices.
+
+    What BlazePose has and the skeleton lacks (COCO-17's hands, feet, inner eyes) is `fill`,
+    so that code written for the 33 landmarks (2D angles) reads another skeleton's keypoints:
+    give visibility a fill of 0 and what needs a missing landmark is not measured.
+    """
+    values = np.asarray(values)
+    if layout.name == DEFAULT_SKELETON:
+        return values
+    axis %= values.ndim
+    shape = list(values.shape)
+    shape[axis] = NUM_LANDMARKS
+    out = np.full(shape, fill, dtype=np.result_type(values.dtype, np.float64))
+    target = [slice(None)] * values.ndim
+    target[axis] = [LANDMARK_INDEX[name] for name in layout.names]
+    out[tuple(target)] = values
+    return out

@@ -182,6 +182,7 @@ class BvhWriteResult:
 
 
 def _filled_world(series: PersonSeries) -> tuple[np.ndarray, int]:
+    series.require_world("BVH export")
     present = np.flatnonzero(series.present)
     if present.size == 0:
         raise InvalidInputError("the person never appears, so there is nothing to animate")

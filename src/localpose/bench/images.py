@@ -2,7 +2,8 @@
 
 Contenders: `plain` (one pass of the default runtime, what MediaPipe does), `search` (the
 detector-first search), `proposals` (MoveNet MultiPose proposals, BlazePose landmarks on each:
-the default for several people) and `mediapipe` (one pass of MediaPipe Tasks itself, with the
+the default for several people), `thunder` (the proposals, MoveNet Thunder on each: COCO-17
+keypoints, `--model movenet-thunder`) and `mediapipe` (one pass of MediaPipe Tasks itself, with the
 extra). Sets: `localpose.bench.annotated` (COCO, CrowdPose, PoseTrack, Human3.6M, MediaPipe's
 golden photo), each scored there: people annotated, found (OKS > 0.5), duplicates,
 predictions matching no one, mean OKS of the found.
@@ -17,6 +18,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -26,12 +28,15 @@ from localpose.options import ModelOptions
 
 __all__ = ["CONTENDERS", "PeopleScore", "register", "run_benchmark", "score_people"]
 
+THUNDER = "movenet-thunder"
 CONTENDERS: dict[str, tuple[str, str]] = {
     "plain": ("single-pass", "auto"),
     "search": ("search", "auto"),
     "proposals": ("proposals", "auto"),
+    "thunder": ("proposals", "auto"),
 }
-"""Name: (multi-person mode, runtime), run side by side."""
+"""Name: (multi-person mode, runtime), run side by side; `thunder` runs MoveNet Thunder on the
+proposals (model movenet-thunder, COCO-17), the others the chosen BlazePose model."""
 
 
 def _oks_matrix(frame, people: list[dict]) -> np.ndarray:
@@ -135,6 +140,7 @@ def run_benchmark(
     from localpose.options import EstimatorOptions
 
     model = load_model(model_options)
+    thunder = load_model(replace(model_options or ModelOptions(), model=THUNDER))
     rounds: tuple[dict[str, tuple[str, str]], ...] = (CONTENDERS,)
     if mediapipe_version() is not None:  # MediaPipe's own pass, with the localpose[mediapipe] extra
         rounds += ({"mediapipe": ("single-pass", "mediapipe")},)
@@ -148,7 +154,7 @@ def run_benchmark(
             estimators = {
                 label: PoseEstimator(
                     EstimatorOptions(num_poses=num_poses, multi_person=mode, runtime=runtime),
-                    model,
+                    thunder if label == "thunder" else model,
                     threads=1,
                 )
                 for label, (mode, runtime) in contenders.items()

@@ -56,16 +56,15 @@ def create_engine(
         raise ModelUnavailableError(
             f"model {model.name!r} is of family {model.family!r}, which this localpose cannot run"
         )
-    runtime = resolve_runtime(options.runtime)
     if model.family == "movenet":
-        if runtime == "mediapipe":
+        if options.runtime == "mediapipe":
             raise ModelUnavailableError(
                 f"model {model.name!r} runs on LiteRT only: MediaPipe Tasks runs BlazePose models"
             )
         from localpose.movenet.pipeline import MoveNetEngine
 
         return MoveNetEngine(model.networks, options, mode, threads)
-    if runtime == "mediapipe":
+    if resolve_runtime(options.runtime) == "mediapipe":
         from localpose.engine.tasks import MediaPipeEngine
 
         return MediaPipeEngine(model, options, mode)

@@ -12,20 +12,18 @@ from typing import Any
 import numpy as np
 
 from localpose.result import PoseFrame
-from localpose.schema import COCO17_FROM_LANDMARKS
 
 __all__ = ["coco_results", "read_coco_results"]
-
-_COCO = np.asarray(COCO17_FROM_LANDMARKS)
 
 
 def coco_results(frames: Iterable[tuple[int | str, PoseFrame]]) -> list[dict[str, Any]]:
     """COCO results entries for (image_id, frame) pairs."""
     results = []
     for image_id, frame in frames:
+        coco = list(frame.layout.coco17)  # COCO's 17 of the frame's keypoints, in COCO's order
         for i in range(len(frame)):
-            xy = frame.xy[i, _COCO]
-            s = frame.visibility[i, _COCO]
+            xy = frame.xy[i, coco]
+            s = frame.visibility[i, coco]
             keypoints = np.column_stack([xy, s]).astype(np.float64).round(3).reshape(-1)
             x1, y1, x2, y2 = (float(v) for v in frame.boxes[i])
             entry: dict[str, Any] = {
