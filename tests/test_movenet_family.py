@@ -164,3 +164,24 @@ def test_what_needs_world_landmarks_says_so(tmp_path: Path) -> None:
         write_bvh(tmp_path / "m.bvh", [frame, frame.replace(timestamp_ms=33.0)])
     with pytest.raises(ValueError, match="no world landmarks"):
         frame.people[0].world_landmarks  # noqa: B018
+
+
+def test_reps_on_a_2d_model_count_in_the_image_or_say_why_not(model_cache: Path, data_dir: Path) -> None:
+    """MediaPipe's squat clip (2 full squats and a third cut off) through Lightning: the squat
+    counter's 3D signal is refused in one line; in image space the three descents are seen
+    (measured: 3, all shallow in 2D, since the thresholds were set for 3D knee angles)."""
+    from localpose.analysis.reps import RepOptions, count_reps
+
+    frames = []
+    with (
+        VideoPoseEstimator(EstimatorOptions(), ModelOptions("movenet-lightning", model_cache)) as estimator,
+        av.open(str(data_dir / "mediapipe/pose_squats.mp4")) as container,
+    ):
+        for k, decoded in enumerate(container.decode(video=0)):
+            frames.append(
+                estimator.estimate(decoded.to_ndarray(format="rgb24"), k * 200.0).replace(track_id=[0])
+            )
+    with pytest.raises(NoWorldLandmarksError, match="squat counter's 3D signal"):
+        count_reps(frames, "squat")
+    report = count_reps(frames, "squat", RepOptions(space="image"))
+    assert len(report.items) >= 3

@@ -35,7 +35,7 @@ def main_track_id(frames: Sequence[PoseFrame]) -> int | None:
 class PersonSeries:
     """One person over T frames: xy (T, 33, 2) px, world (T, 33, 3) m, visibility (T, 33), present (T,).
 
-    A 2D model's keypoints (coco17) sit at their BlazePose landmarks (the others: NaN, visibility
+    A 2D model's keypoints (coco17) sit at their BlazePose landmarks (the others: 0, visibility
     0); its world is NaN and `has_world` False, so what needs world landmarks refuses it.
     """
 
@@ -79,7 +79,7 @@ class PersonSeries:
             else:
                 i = int(np.argmax(frame.score))
             layout = frame.layout
-            xy[k] = to_landmark_layout(frame.xy[i], layout, fill=np.nan)
+            xy[k] = to_landmark_layout(frame.xy[i], layout)  # what it lacks: 0, visibility 0
             vis[k] = to_landmark_layout(frame.visibility[i], layout, axis=-1)
             if frame.has_world:
                 world[k] = frame.world[i]
