@@ -71,6 +71,7 @@ __all__ = [
     "WELL_FRAMED",
     "CrowdEngine",
     "ProposalNetwork",
+    "ProposalRegions",
     "agreement",
     "proposal_roi",
     "proposal_similarity",
@@ -271,3 +272,20 @@ class CrowdEngine:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+class ProposalRegions:
+    """Video mode's look for new people: BlazePose regions from MultiPose proposals, best first.
+
+    BlazePose's tracker hands each person's region from frame to frame; while fewer people are
+    tracked than asked for, this replaces the detector's candidates (which see one prominent
+    person) with one region per MultiPose person (`proposal_roi`).
+    """
+
+    def __init__(self, threads: int = 1) -> None:
+        self._proposals = ProposalNetwork(threads)
+
+    def __call__(self, rgb: np.ndarray) -> list[Roi]:
+        people = self._proposals.propose(rgb)
+        regions = (proposal_roi(people.keypoints[k], people.keypoint_scores[k]) for k in range(len(people)))
+        return [roi for roi in regions if roi is not None]

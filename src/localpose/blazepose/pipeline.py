@@ -19,6 +19,8 @@ work per frame; here the graph costs well under a millisecond.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from localpose.blazepose.detector import DETECTOR_SIZE, PoseDetector
@@ -60,8 +62,12 @@ class BlazePoseEngine:
         options: EstimatorOptions,
         mode: RunningMode = "image",
         threads: int = 1,
+        proposer: Callable[[np.ndarray], list[Roi]] | None = None,
     ) -> None:
+        """`proposer`: where new people are looked for in video mode instead of the detector's
+        candidates (`localpose.crowd.ProposalRegions`: MultiPose, for several people)."""
         self._weights = (detector, landmarks)
+        self._proposer = proposer
         self.mode: RunningMode = mode
         self.options = options
         self._search_images = mode == "image" and options.search_images
@@ -192,7 +198,8 @@ class BlazePoseEngine:
         wanted = self.options.num_poses
         rois = list(self._tracked[:wanted])  # only video mode tracks
         if len(rois) < wanted:
-            for _score, roi in self.detect(rgb):
+            proposed = self._proposer(rgb) if self._proposer else [roi for _score, roi in self.detect(rgb)]
+            for roi in proposed:
                 if len(rois) >= wanted:
                     break
                 if not any(roi.same_place(kept, self.options.min_tracking_confidence) for kept in rois):

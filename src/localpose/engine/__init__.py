@@ -70,7 +70,13 @@ def create_engine(
         return MediaPipeEngine(model, options, mode)
     from localpose.blazepose.pipeline import BlazePoseEngine
 
-    engine = BlazePoseEngine(model.networks["detector"], model.networks["landmarks"], options, mode, threads)
+    proposer = None
+    if mode == "video" and options.num_poses > 1 and options.multi_person != "single-pass":
+        from localpose.crowd import ProposalRegions
+
+        proposer = ProposalRegions(threads)
+    networks = model.networks
+    engine = BlazePoseEngine(networks["detector"], networks["landmarks"], options, mode, threads, proposer)
     if mode == "image" and options.image_stage == "proposals":
         from localpose.crowd import CrowdEngine
 
