@@ -38,6 +38,7 @@ __all__ = [
     "AnnotatedPerson",
     "PeopleScore",
     "coco17_keypoints",
+    "images_from_coco",
     "load_set",
     "score_frames",
 ]
@@ -120,7 +121,16 @@ def _person(names: list[str], flat: object, area: float, keep: tuple[str, ...]) 
 
 
 def _coco_style(folder: Path, file: str, keep: tuple[str, ...], rename: dict[str, str] | None = None):
-    document = json.loads((folder / file).read_text())
+    return images_from_coco(json.loads((folder / file).read_text()), folder, keep, rename)
+
+
+def images_from_coco(
+    document: dict,
+    folder: Path,
+    keep: tuple[str, ...] = COCO17_NAMES,
+    rename: dict[str, str] | None = None,
+) -> list[AnnotatedImage]:
+    """A COCO-layout keypoint document's images and people (`keep`: the keypoints that count)."""
     names = [(rename or {}).get(n, n) for n in document["categories"][0]["keypoints"]]
     images = []
     for image in document["images"]:

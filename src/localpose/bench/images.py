@@ -23,8 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from localpose.bench.annotated import MATCH_OKS, MIN_KEYPOINTS, SETS, PeopleScore, coco17_keypoints
+from localpose.bench.annotated import SETS, PeopleScore
 from localpose.options import ModelOptions
+from localpose.result import PoseFrame
 
 __all__ = ["CONTENDERS", "PeopleScore", "register", "run_benchmark", "score_people"]
 
@@ -39,49 +40,14 @@ CONTENDERS: dict[str, tuple[str, str]] = {
 proposals (model movenet-thunder, COCO-17), the others the chosen BlazePose model."""
 
 
-def _oks_matrix(frame, people: list[dict]) -> np.ndarray:
-    from localpose.metrics import object_keypoint_similarity
-    from localpose.schema import COCO17_SIGMAS
+def score_people(frames: dict[int, PoseFrame], truth: dict) -> PeopleScore:
+    """Score predicted frames (by COCO image id) against COCO keypoint annotations
+    (`localpose.bench.annotated.score_frames` on the images that have a frame)."""
+    from localpose.bench.annotated import images_from_coco, score_frames
 
-    out = np.zeros((len(frame), len(people)))
-    keypoints = coco17_keypoints(frame)
-    for j, person in enumerate(people):
-        truth = np.asarray(person["keypoints"], dtype=float).reshape(17, 3)
-        for i in range(len(frame)):
-            predicted = keypoints[i]
-            out[i, j] = object_keypoint_similarity(
-                predicted, truth[:, :2], truth[:, 2] > 0, person["area"], COCO17_SIGMAS
-            )
-    return out
-
-
-def score_people(frames: dict[int, object], truth: dict) -> PeopleScore:
-    """Score predicted frames (by COCO image id) against COCO keypoint annotations."""
-    annotated = found = duplicates = unmatched = 0
-    matched_oks: list[float] = []
-    for image_id, frame in frames.items():
-        people = [
-            a
-            for a in truth["annotations"]
-            if a["image_id"] == image_id and a["num_keypoints"] >= MIN_KEYPOINTS
-        ]
-        annotated += len(people)
-        oks = _oks_matrix(frame, people)
-        taken: set[int] = set()
-        for i in np.argsort(-oks.max(axis=1)) if len(people) and len(frame) else []:
-            j = int(oks[i].argmax())
-            if oks[i, j] <= MATCH_OKS:
-                unmatched += 1
-            elif j in taken:
-                duplicates += 1
-            else:
-                taken.add(j)
-                matched_oks.append(float(oks[i, j]))
-        found += len(taken)
-        if not people:
-            unmatched += len(frame)
-    mean = float(np.mean(matched_oks)) if matched_oks else 0.0
-    return PeopleScore(annotated, found, duplicates, unmatched, mean)
+    by_id = {image["id"]: image for image in truth["images"]}
+    document = {**truth, "images": [by_id[image_id] for image_id in frames]}
+    return score_frames(list(frames.values()), images_from_coco(document, Path()))
 
 
 def register(benches: argparse._SubParsersAction) -> None:
