@@ -145,3 +145,16 @@ def test_video_finds_both_people_with_proposals(data_dir: Path, model: ModelBund
     assert len(report.track_ids) <= 4
     single = process_video(data_dir / "mediapipe/pose_squats.mp4", tmp_path / "one", options, model)
     assert single.track_ids == [0]
+
+
+def test_threads_change_between_images_with_the_same_result(crowd, data_dir: Path) -> None:
+    """MultiPose and BlazePose both move to 2 threads and back; LiteRT gives bit-identical results."""
+    photo = data_dir / "images/coco/000000196141.jpg"
+    one = crowd.estimate(photo)
+    crowd.threads = 2
+    try:
+        two = crowd.estimate(photo)
+    finally:
+        crowd.threads = 1
+    assert crowd.threads == 1 and len(one) == len(two) >= 3
+    assert np.array_equal(one.xy, two.xy) and np.array_equal(one.score, two.score)

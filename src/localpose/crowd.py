@@ -147,21 +147,15 @@ class ProposalNetwork:
 
     def __init__(self, threads: int = 1, network: bytes | str = "movenet-multipose") -> None:
         """`network`: MultiPose's bytes, or its registry name (hash-checked)."""
-        self._weights = network
-        self._networks: dict[int, MoveNetNetwork] = {}
-        self.threads = threads
+        self._network = MoveNetNetwork(network, threads)
 
     @property
     def threads(self) -> int:
-        return self._threads
+        return self._network.threads
 
     @threads.setter
     def threads(self, count: int) -> None:
-        count = max(1, int(count))
-        if count not in self._networks:
-            self._networks[count] = MoveNetNetwork(self._weights, count)
-        self._threads = count
-        self._network = self._networks[count]
+        self._network.threads = count
 
     def run(self, rgb: np.ndarray, min_score: float = MULTIPOSE_MIN_SCORE) -> MoveNetPoses:
         """One MultiPose pass over an image at the input side its size gives (people scored

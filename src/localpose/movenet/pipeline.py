@@ -75,26 +75,19 @@ class MoveNetEngine:
         """`networks`: the model's tflite bytes by role, ``proposals`` (MultiPose) and ``keypoints``."""
         self.mode: RunningMode = mode
         self.options = options
-        self._weights = networks["keypoints"]
-        self._keypoint_networks: dict[int, MoveNetNetwork] = {}
+        self._keypoints = MoveNetNetwork(networks["keypoints"], threads)
         self._proposals = ProposalNetwork(threads, networks["proposals"])
-        self._threads = 0
-        self.threads = threads
         self._crop: Crop | None = None
         self._clock = VideoClock()
 
     @property
     def threads(self) -> int:
-        return self._threads
+        return self._keypoints.threads
 
     @threads.setter
     def threads(self, count: int) -> None:
-        count = max(1, int(count))
-        if count not in self._keypoint_networks:
-            self._keypoint_networks[count] = MoveNetNetwork(self._weights, count)
+        self._keypoints.threads = count
         self._proposals.threads = count
-        self._threads = count
-        self._keypoints = self._keypoint_networks[count]
 
     def _single(self, rgb: np.ndarray, crop: Crop) -> MoveNetPoses:
         size = (rgb.shape[1], rgb.shape[0])
