@@ -185,3 +185,25 @@ def test_reps_on_a_2d_model_count_in_the_image_or_say_why_not(model_cache: Path,
         count_reps(frames, "squat")
     report = count_reps(frames, "squat", RepOptions(space="image"))
     assert len(report.items) >= 3
+
+
+def test_skeleton_tables_derive_the_blazepose_ones() -> None:
+    """The Skeleton of blazepose33 gives exactly the tables the rest of schema hard-codes, and
+    coco17's mirror and BODY_25 maps follow from its names."""
+    from localpose.schema import (
+        BODY25_FROM_LANDMARKS,
+        COCO17_FROM_LANDMARKS,
+        MIRROR_INDEX,
+        to_landmark_layout,
+    )
+
+    blazepose, coco = SKELETONS["blazepose33"], SKELETONS["coco17"]
+    assert blazepose.mirror == MIRROR_INDEX and blazepose.body25 == BODY25_FROM_LANDMARKS
+    assert blazepose.coco17 == COCO17_FROM_LANDMARKS and coco.coco17 == tuple(range(17))
+    assert coco.mirror[COCO["left_knee"]] == COCO["right_knee"] and coco.mirror[0] == 0
+    assert sum(1 for sources in coco.body25 if not sources) == 6  # toes and heels
+    placed = to_landmark_layout(_person().xy, coco)
+    assert placed.shape == (1, 33, 2)
+    assert np.array_equal(placed[0, list(COCO17_FROM_LANDMARKS)], _person().xy[0])
+    with pytest.raises(ValueError, match="unknown skeleton"):
+        PoseFrame.empty((10, 10), skeleton="openpose135")
