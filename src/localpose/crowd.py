@@ -67,6 +67,7 @@ from localpose.schema import COCO17_SIGMAS
 __all__ = [
     "BODY_REACH",
     "MULTIPOSE_CAP",
+    "PROPOSE_EVERY",
     "TORSO_REACH",
     "WELL_FRAMED",
     "CrowdEngine",
@@ -84,6 +85,8 @@ BODY_REACH = 1.1
 _SHOULDERS, _HIPS = (5, 6), (11, 12)
 MULTIPOSE_CAP = 6
 """MultiPose returns at most this many people."""
+PROPOSE_EVERY = 5
+"""Video: while someone is missing, MultiPose looks for newcomers every this many frames (1/6 s at 30 fps)."""
 WELL_FRAMED = 0.9
 """A person whose landmarks' region overlaps the one used by at least this IoU is not looked at again."""
 _TILED_LONG_SIDE = MULTIPOSE_MAX_SIDE * MULTIPOSE_DOWNSCALE  # beyond it, people shrink more than 2.5x
@@ -273,13 +276,24 @@ class ProposalRegions:
 
     BlazePose's tracker hands each person's region from frame to frame; while fewer people are
     tracked than asked for, this replaces the detector's candidates (which see one prominent
-    person) with one region per MultiPose person (`proposal_roi`).
+    person) with one region per MultiPose person (`proposal_roi`). MultiPose runs at once when
+    someone was lost since the last call, else on every `every`-th call (a newcomer waits at
+    most that many frames; MultiPose, with its tiles on large frames, costs several landmark runs).
     """
 
-    def __init__(self, threads: int = 1) -> None:
+    def __init__(self, threads: int = 1, every: int = PROPOSE_EVERY) -> None:
         self._proposals = ProposalNetwork(threads)
+        self._every = max(1, every)
+        self._calls = 0
+        self._tracked: int | None = None
 
-    def __call__(self, rgb: np.ndarray) -> list[Roi]:
+    def __call__(self, rgb: np.ndarray, tracked: int) -> list[Roi]:
+        """Regions for new people, given how many are tracked now (none on skipped calls)."""
+        lost = self._tracked is None or tracked < self._tracked
+        self._tracked = tracked
+        self._calls = 0 if lost else self._calls + 1
+        if self._calls % self._every:
+            return []
         people = self._proposals.propose(rgb)
         regions = (proposal_roi(people.keypoints[k], people.keypoint_scores[k]) for k in range(len(people)))
         return [roi for roi in regions if roi is not None]

@@ -62,10 +62,10 @@ class BlazePoseEngine:
         options: EstimatorOptions,
         mode: RunningMode = "image",
         threads: int = 1,
-        proposer: Callable[[np.ndarray], list[Roi]] | None = None,
+        proposer: Callable[[np.ndarray, int], list[Roi]] | None = None,
     ) -> None:
-        """`proposer`: where new people are looked for in video mode instead of the detector's
-        candidates (`localpose.crowd.ProposalRegions`: MultiPose, for several people)."""
+        """`proposer(rgb, tracked)`: where new people are looked for in video mode instead of the
+        detector's candidates, given how many are tracked (`localpose.crowd.ProposalRegions`)."""
         self._weights = (detector, landmarks)
         self._proposer = proposer
         self.mode: RunningMode = mode
@@ -198,7 +198,10 @@ class BlazePoseEngine:
         wanted = self.options.num_poses
         rois = list(self._tracked[:wanted])  # only video mode tracks
         if len(rois) < wanted:
-            proposed = self._proposer(rgb) if self._proposer else [roi for _score, roi in self.detect(rgb)]
+            if self._proposer:
+                proposed = self._proposer(rgb, len(rois))
+            else:
+                proposed = [roi for _score, roi in self.detect(rgb)]
             for roi in proposed:
                 if len(rois) >= wanted:
                     break
