@@ -122,27 +122,26 @@ def proposal_roi(keypoints: np.ndarray, scores: np.ndarray) -> Roi | None:
     return Roi.from_alignment_points(centre, centre + up / length * radius)
 
 
-def proposal_similarity(a: MoveNetPoses, i: int, b: MoveNetPoses, j: int) -> float:
-    """OKS of proposal i of `a` against proposal j of `b` (b's confident keypoints and box as scale)."""
-    confident = b.keypoint_scores[j] >= MIN_CROP_KEYPOINT_SCORE
-    if not confident.any():
-        return 0.0
-    seen = b.keypoints[j][confident]
-    area = max(float(np.prod(seen.max(axis=0) - seen.min(axis=0))), 1.0)
-    return object_keypoint_similarity(a.keypoints[i], b.keypoints[j], confident, area, COCO17_SIGMAS)
-
-
-def agreement(frame: PoseFrame, person: int, proposal: MoveNetPoses, index: int) -> float:
-    """OKS of a found person's COCO-17 landmarks against the proposal's confident keypoints,
-    with the area of the proposal's keypoint box as scale (0 without a confident keypoint)."""
-    keypoints = proposal.keypoints[index]
+def _oks_to_proposal(keypoints: np.ndarray, proposal: MoveNetPoses, index: int) -> float:
+    """OKS of COCO-17 keypoints (17, 2) against a proposal's confident keypoints, the area of
+    their box as scale (0 without a confident keypoint)."""
     confident = proposal.keypoint_scores[index] >= MIN_CROP_KEYPOINT_SCORE
     if not confident.any():
         return 0.0
-    seen = keypoints[confident]
-    area = float(np.prod(seen.max(axis=0) - seen.min(axis=0)))
-    predicted = frame.xy[person, list(frame.layout.coco17)]
-    return object_keypoint_similarity(predicted, keypoints, confident, max(area, 1.0), COCO17_SIGMAS)
+    seen = proposal.keypoints[index][confident]
+    area = max(float(np.prod(seen.max(axis=0) - seen.min(axis=0))), 1.0)
+    return object_keypoint_similarity(keypoints, proposal.keypoints[index], confident, area, COCO17_SIGMAS)
+
+
+def proposal_similarity(a: MoveNetPoses, i: int, b: MoveNetPoses, j: int) -> float:
+    """OKS of proposal i of `a` against proposal j of `b` (b's confident keypoints as reference)."""
+    return _oks_to_proposal(a.keypoints[i], b, j)
+
+
+def agreement(frame: PoseFrame, person: int, proposal: MoveNetPoses, index: int) -> float:
+    """How well a found person fits its proposal: the OKS of their COCO-17 landmarks against
+    the proposal's confident keypoints (0 without one)."""
+    return _oks_to_proposal(frame.xy[person, list(frame.layout.coco17)], proposal, index)
 
 
 class ProposalNetwork:
