@@ -160,3 +160,22 @@ def test_threads_change_between_images_with_the_same_result(crowd, data_dir: Pat
         crowd.threads = 1
     assert crowd.threads == 1 and len(one) == len(two) >= 3
     assert np.array_equal(one.xy, two.xy) and np.array_equal(one.score, two.score)
+
+
+def test_no_people_and_tiny_images_give_empty_frames(crowd, thunder_estimator) -> None:
+    blank = np.full((300, 400, 3), 90, dtype=np.uint8)
+    tiny = np.full((12, 9, 3), 200, dtype=np.uint8)
+    for estimator in (crowd, thunder_estimator):
+        for image in (blank, tiny):
+            frame = estimator.estimate(image)
+            assert len(frame) == 0 and frame.image_size == (image.shape[1], image.shape[0])
+
+
+@pytest.fixture(scope="module")
+def thunder_estimator(model_cache: Path):
+    from localpose.options import ModelOptions
+
+    with PoseEstimator(
+        EstimatorOptions(num_poses=5), ModelOptions("movenet-thunder", model_cache)
+    ) as estimator:
+        yield estimator
