@@ -76,7 +76,9 @@ def test_without_model_surgery_the_engine_says_so_once_and_still_works(
     """A LiteRT without its flatbuffer schema module cannot prune or reshape networks: the
     engine runs the networks as they are (the search on the detector's own 224x224 view),
     finds the same person, and one warning says what that costs."""
-    with BlazePoseEngine(*model.networks.values(), EstimatorOptions(num_poses=5)) as engine:
+    with BlazePoseEngine(
+        *model.networks.values(), EstimatorOptions(num_poses=5, multi_person="search")
+    ) as engine:
         usual = engine.process(golden_rgb)
     litert._schema.cache_clear()
     monkeypatch.delattr("ai_edge_litert.schema_py_generated.ModelT")
@@ -84,7 +86,9 @@ def test_without_model_surgery_the_engine_says_so_once_and_still_works(
         with caplog.at_level("WARNING", logger="localpose.runtime.litert"):
             assert not litert.surgery_available()
             for _ in range(2):
-                with BlazePoseEngine(*model.networks.values(), EstimatorOptions(num_poses=5)) as engine:
+                with BlazePoseEngine(
+                    *model.networks.values(), EstimatorOptions(num_poses=5, multi_person="search")
+                ) as engine:
                     frame = engine.process(golden_rgb)
     finally:
         litert._schema.cache_clear()
@@ -112,7 +116,7 @@ def test_weak_candidates_are_looked_at_again_only_when_their_region_moves(
 ) -> None:
     """A second landmark run on the region the first run's landmarks give, unless that region
     is nearly the one used (IoU >= 0.9). Both cases occur among the COCO photos' candidates."""
-    engine = BlazePoseEngine(*model.networks.values(), EstimatorOptions(num_poses=10))
+    engine = BlazePoseEngine(*model.networks.values(), EstimatorOptions(num_poses=10, multi_person="search"))
     first_runs = engine.landmarks
     runs: list[float] = []
 

@@ -70,7 +70,7 @@ def test_heavy_model_search_reaches_the_oks_target(fetched_cache, coco_photos, c
     """The multi-person search with the heavy network: 9 of 12, no duplicates, mean OKS 0.860
     (0.844 with the bundled full network; docs/multiperson.md)."""
     heavy = ModelOptions("heavy", fetched_cache)
-    with PoseEstimator(EstimatorOptions(num_poses=10), heavy) as estimator:
+    with PoseEstimator(EstimatorOptions(num_poses=10, multi_person="search"), heavy) as estimator:
         score = score_people({k: estimator.estimate(path) for k, path in coco_photos.items()}, coco_truth)
     assert score.recall >= 0.75 and score.duplicates == 0 and score.unmatched == 0
     assert score.mean_oks >= 0.85

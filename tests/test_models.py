@@ -42,9 +42,14 @@ def test_every_shipped_network_matches_its_model_card() -> None:
         data = (WEIGHTS / card.file).read_bytes()
         assert (len(data), hashlib.sha256(data).hexdigest()) == (card.size, card.sha256), card.name
         assert card.licence and {"package", "version", "path", "client"} <= set(card.origin)
+    roles = {
+        ("blazepose", "blazepose33"): {"detector", "landmarks"},
+        ("movenet", "coco17"): {"proposals", "keypoints"},
+    }
     for model in reg.models.values():
-        assert set(model.networks) == {"detector", "landmarks"}
+        assert set(model.networks) == roles[model.family, model.skeleton]
         assert all(name in reg.networks for name in model.networks.values())
+    assert {"movenet-thunder", "movenet-lightning"} <= set(reg.models)
     assert reg.default.name == "full"
     assert not reg.networks["blazepose-heavy"].shipped  # 28 MB: fetched or added on request
 

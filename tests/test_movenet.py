@@ -4,7 +4,6 @@ the pure pre/post-processing on synthetic inputs."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import av
@@ -16,23 +15,14 @@ from localpose.images import load_image
 from localpose.metrics import object_keypoint_similarity
 from localpose.movenet import processing as mp
 from localpose.movenet.network import MoveNetNetwork
-from localpose.schema import COCO17_FROM_LANDMARKS, COCO17_NAMES, COCO17_SIGMAS
+from localpose.movenet.pipeline import to_pose_frame
+from localpose.result import PoseFrame
+from localpose.schema import COCO17_NAMES, COCO17_SIGMAS
 
 
-@dataclass(frozen=True)
-class _AsPoseFrame:
-    """MoveNet people shaped the way score_people reads a PoseFrame (COCO's 17 of 33 filled)."""
-
-    people: mp.MoveNetPoses
-
-    def __len__(self) -> int:
-        return len(self.people)
-
-    @property
-    def xy(self) -> np.ndarray:
-        xy = np.zeros((len(self.people), 33, 2))
-        xy[:, list(COCO17_FROM_LANDMARKS)] = self.people.keypoints
-        return xy
+def _as_frame(rgb: np.ndarray, people: mp.MoveNetPoses) -> PoseFrame:
+    """MoveNet people as the coco17 PoseFrame the scorer reads."""
+    return to_pose_frame(people, (rgb.shape[1], rgb.shape[0]))
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +90,7 @@ def test_lightning_follows_tfjs_reference_on_video(lightning: MoveNetNetwork, da
 
 def test_multipose_finds_most_coco_people(coco_people: dict, coco_truth: dict) -> None:
     """12 annotated people (>= 5 keypoints) in 4 COCO photos; measured: 11 found, mean OKS 0.764."""
-    score = score_people({i: _AsPoseFrame(people) for i, (_, people) in coco_people.items()}, coco_truth)
+    score = score_people({i: _as_frame(rgb, people) for i, (rgb, people) in coco_people.items()}, coco_truth)
     assert score.annotated == 12
     assert score.found >= 10
     assert score.duplicates == 0 and score.unmatched == 0
@@ -119,7 +109,7 @@ def test_thunder_on_multipose_people_is_more_accurate(
             crop = mp.crop_from_keypoints(people.keypoints[k], people.keypoint_scores[k], size)
             crop = crop or mp.crop_around_box(people.boxes[k], size)
             poses.append(mp.decode_single(thunder.run(mp.prepare_single(rgb, crop, 256)), crop, size))
-        refined[image_id] = _AsPoseFrame(mp.MoveNetPoses.concatenate(poses))
+        refined[image_id] = _as_frame(rgb, mp.MoveNetPoses.concatenate(poses))
     score = score_people(refined, coco_truth)
     assert score.found >= 10
     assert score.mean_oks >= 0.87

@@ -14,7 +14,6 @@ import cv2
 import numpy as np
 
 from localpose.result import PoseFrame
-from localpose.schema import LANDMARK_NAMES, SKELETON_EDGES
 
 __all__ = [
     "PERSON_COLORS",
@@ -100,7 +99,7 @@ class SkeletonAnnotator:
             shown = frame.visibility[i] >= style.min_visibility
             points = np.round(frame.xy[i]).astype(np.int32)
             bone = person_color(frame, i) if style.color_per_person and many else style.bone_color
-            for a, b in SKELETON_EDGES:
+            for a, b in frame.layout.edges:
                 if shown[a] and shown[b]:
                     cv2.line(out, tuple(points[a]), tuple(points[b]), bone, thickness, cv2.LINE_AA)
             for k in np.flatnonzero(shown):
@@ -137,7 +136,7 @@ class LabelAnnotator:
                 shown = frame.visibility[i] >= self.style.min_visibility
                 for k in np.flatnonzero(shown):
                     x, y = frame.xy[i, k]
-                    _put_text(out, LANDMARK_NAMES[k], (int(x) + 4, int(y) - 4), font_scale / 2, color, 1)
+                    _put_text(out, frame.layout.names[k], (int(x) + 4, int(y) - 4), font_scale / 2, color, 1)
         return out
 
     def _person_text(self, frame: PoseFrame, i: int) -> str:

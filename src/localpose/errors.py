@@ -5,7 +5,8 @@
     ├── InvalidInputError          the caller's data cannot be used
     │   ├── InvalidImageError      not an image, unsupported, truncated or corrupt
     │   ├── ImageTooLargeError     over the byte or pixel limit (decompression bombs)
-    │   └── InvalidVideoError      no decodable video stream
+    │   ├── InvalidVideoError      no decodable video stream
+    │   └── NoWorldLandmarksError  3D work (BVH, world angles) asked of a 2D model's poses
     ├── InvalidOptionError         an option value out of range
     ├── MissingExtraError          an optional dependency (a localpose[...] extra) is not installed
     ├── NotFoundError              a stored job (or its file) does not exist
@@ -36,6 +37,7 @@ __all__ = [
     "LocalposeError",
     "MissingExtraError",
     "ModelUnavailableError",
+    "NoWorldLandmarksError",
     "NotFoundError",
     "RequestTimeoutError",
     "StorageFullError",
@@ -92,6 +94,18 @@ class InvalidVideoError(InvalidInputError):
 
     code = "invalid_video"
     http_status = 422
+
+
+class NoWorldLandmarksError(InvalidInputError):
+    """Something that needs world landmarks (metres) got a 2D model's keypoints."""
+
+    code = "no_world_landmarks"
+
+    def __init__(self, what: str, skeleton: str) -> None:
+        super().__init__(
+            f"{what} needs world landmarks (3D), and {skeleton} poses from a 2D model have none: "
+            "use a BlazePose model (--model full, lite or heavy)"
+        )
 
 
 class InvalidOptionError(LocalposeError, ValueError):

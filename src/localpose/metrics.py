@@ -5,12 +5,23 @@ from __future__ import annotations
 import numpy as np
 
 from localpose.result import PoseFrame
-from localpose.schema import LANDMARK_SIGMAS
 
-__all__ = ["DUPLICATE_OKS", "keep_distinct_people", "object_keypoint_similarity", "pairwise_oks"]
+__all__ = [
+    "DUPLICATE_OKS",
+    "PART_AREA",
+    "PART_INSIDE",
+    "distinct_in_order",
+    "keep_distinct_people",
+    "object_keypoint_similarity",
+    "pairwise_oks",
+]
 
 DUPLICATE_OKS = 0.5
 """Two people in one image at least this similar (OKS, either way round) are one person seen twice."""
+PART_INSIDE = 0.8
+"""A person whose box lies at least this much inside a kept person's box is a part of that one..."""
+PART_AREA = 0.5
+"""...in an image search, when also smaller than this fraction of its area (a limb taken for a person)."""
 
 
 def object_keypoint_similarity(
@@ -36,11 +47,14 @@ def object_keypoint_similarity(
 
 
 def pairwise_oks(a: PoseFrame, b: PoseFrame, min_visibility: float = 0.5) -> np.ndarray:
-    """(len(a), len(b)) OKS over the 33 landmarks, with b's people as the reference.
+    """(len(a), len(b)) OKS over the frames' keypoints (same skeleton), b's people as the reference.
 
     The scale is b's landmark box area; landmarks count where b sees them
     (visibility >= min_visibility), or all of them when b sees none.
     """
+    if a.skeleton != b.skeleton:
+        raise ValueError(f"cannot compare {a.skeleton} poses with {b.skeleton} poses")
+    sigmas = b.layout.sigmas
     out = np.zeros((len(a), len(b)), dtype=np.float64)
     boxes = b.boxes
     areas = np.maximum((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]), 1.0)
@@ -49,7 +63,7 @@ def pairwise_oks(a: PoseFrame, b: PoseFrame, min_visibility: float = 0.5) -> np.
         if not seen.any():
             seen = np.ones_like(seen)
         for i in range(len(a)):
-            out[i, j] = object_keypoint_similarity(a.xy[i], b.xy[j], seen, areas[j], LANDMARK_SIGMAS)
+            out[i, j] = object_keypoint_similarity(a.xy[i], b.xy[j], seen, areas[j], sigmas)
     return out
 
 
@@ -66,3 +80,38 @@ def keep_distinct_people(frame: PoseFrame, similarity: np.ndarray, threshold: fl
         if all(max(similarity[i, j], similarity[j, i]) < threshold for j in keep):
             keep.append(int(i))
     return frame if len(keep) == len(frame) else frame[sorted(keep)]
+
+
+def distinct_in_order(frame: PoseFrame, tracked: int = 0, parts_of_any: bool = False) -> list[int]:
+    """Indices of the frame's people, in order (the `tracked` ones first), without repeats and parts.
+
+    A repeat has OKS >= `DUPLICATE_OKS` with an earlier kept person (either way round): two
+    regions can converge on one person. A part is a person whose box lies at least `PART_INSIDE`
+    inside a kept person's box: a newly detected person inside a tracked one is that person
+    seen again; with `parts_of_any` (image search), anybody inside a kept person whose box is
+    more than 1 / `PART_AREA` times as large (people behind others are usually about as large).
+    """
+    if len(frame) < 2:
+        return list(range(len(frame)))
+    similarity = pairwise_oks(frame, frame)
+    boxes = frame.boxes
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    kept: list[int] = []
+    for i in range(len(frame)):
+        repeats = any(max(similarity[i, j], similarity[j, i]) >= DUPLICATE_OKS for j in kept)
+        if parts_of_any:
+            wholes = [j for j in kept if areas[i] < PART_AREA * areas[j]]
+        else:
+            wholes = [j for j in kept if j < tracked] if i >= tracked else []
+        part = any(_inside(boxes[i], boxes[j]) >= PART_INSIDE for j in wholes)
+        if not (repeats or part):
+            kept.append(i)
+    return kept
+
+
+def _inside(box: np.ndarray, other: np.ndarray) -> float:
+    """The fraction of `box` (x0, y0, x1, y1) that lies inside `other`."""
+    width = min(box[2], other[2]) - max(box[0], other[0])
+    height = min(box[3], other[3]) - max(box[1], other[1])
+    area = (box[2] - box[0]) * (box[3] - box[1])
+    return float(max(width, 0) * max(height, 0) / area) if area > 0 else 1.0

@@ -32,7 +32,7 @@ import numpy as np
 from localpose.metrics import DUPLICATE_OKS, keep_distinct_people, pairwise_oks
 from localpose.result import PoseFrame
 
-__all__ = ["DUPLICATE_OKS", "TILE_FRACTION", "drop_duplicate_people", "search_people"]
+__all__ = ["DUPLICATE_OKS", "TILE_FRACTION", "drop_duplicate_people", "search_people", "tiles"]
 
 TILE_FRACTION = 0.6
 """Side of each of the four overlapping tiles, as a fraction of the image side."""
@@ -71,7 +71,8 @@ def _in_full_image(found: PoseFrame, x0: int, y0: int, size: tuple[int, int]) ->
     )
 
 
-def _tiles(size: tuple[int, int]) -> list[tuple[int, int, int, int]]:
+def tiles(size: tuple[int, int]) -> list[tuple[int, int, int, int]]:
+    """The four overlapping corner tiles (x0, y0, x1, y1) of an image, each `TILE_FRACTION` of its sides."""
     width, height = size
     w, h = round(width * TILE_FRACTION), round(height * TILE_FRACTION)
     return [(x, y, x + w, y + h) for y in (0, height - h) for x in (0, width - w)]
@@ -99,7 +100,7 @@ def search_people(
         painted = rgb.copy()
         painted[_covered(found, size)] = _PAINT
         found.append(landmark(painted))
-    for x0, y0, x1, y1 in _tiles(size):
+    for x0, y0, x1, y1 in tiles(size):
         if sum(len(f) for f in found) >= num_poses:
             break
         covered = _covered(found, size)[y0:y1, x0:x1]

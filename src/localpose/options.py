@@ -16,6 +16,7 @@ __all__ = [
     "RUNTIME_CHOICES",
     "EstimatorOptions",
     "ImageLimits",
+    "ImageStage",
     "ModelOptions",
     "MultiPersonMode",
     "OptionSpec",
@@ -26,18 +27,22 @@ __all__ = [
     "option_specs",
 ]
 
-MultiPersonMode = Literal["auto", "search", "single-pass"]
+MultiPersonMode = Literal["auto", "proposals", "search", "single-pass"]
 """How to find several people in one image.
 
 ``single-pass``: one pass over the whole image (raw MediaPipe behaviour).
-``search``: look for everyone, small and half-hidden people too, at about 3x the time
-(docs/multiperson.md). ``auto``: ``search`` when num_poses > 1 in image mode.
+``proposals``: MoveNet MultiPose proposes the people, the model's landmark network runs on
+each (`localpose.crowd`, docs/multiperson.md).
+``search``: the detector-first search for everyone (docs/multiperson.md).
+``auto``: ``proposals`` when num_poses > 1 in image mode (``search`` on MediaPipe Tasks,
+whose closed graph takes no regions), else ``single-pass``.
 """
+ImageStage = Literal["proposals", "search", "single-pass"]
 RuntimeChoice = Literal["auto", "litert", "mediapipe"]
 RUNTIME_CHOICES: tuple[RuntimeChoice, ...] = ("auto", "litert", "mediapipe")
 """Which runtime runs the networks (see `localpose.engine`): ``litert`` (fast, the default),
 ``mediapipe`` (MediaPipe Tasks' own PoseLandmarker, with the localpose[mediapipe] extra)."""
-MULTI_PERSON_CHOICES: tuple[MultiPersonMode, ...] = ("auto", "search", "single-pass")
+MULTI_PERSON_CHOICES: tuple[MultiPersonMode, ...] = ("auto", "proposals", "search", "single-pass")
 
 Mode = Literal["image", "video"]
 
@@ -131,7 +136,7 @@ class EstimatorOptions:
     segmentation: bool = _option(False, "also return a per-person segmentation mask", bool)
     multi_person: MultiPersonMode = _option(
         "auto",
-        "how to look for several people in an image: auto = search when num_poses > 1",
+        "how to look for several people in an image: auto = proposals when num_poses > 1",
         str,
         choices=MULTI_PERSON_CHOICES,
         modes=("image",),
@@ -149,9 +154,17 @@ class EstimatorOptions:
             spec.check(getattr(self, spec.name))
 
     @property
+    def image_stage(self) -> ImageStage:
+        """How image mode looks for people (docs/multiperson.md): ``auto`` is ``proposals``
+        when several people are asked for, else ``single-pass``."""
+        if self.multi_person == "auto":
+            return "proposals" if self.num_poses > 1 else "single-pass"
+        return self.multi_person
+
+    @property
     def search_images(self) -> bool:
-        """Whether image mode searches for every person (docs/multiperson.md)."""
-        return self.multi_person == "search" or (self.multi_person == "auto" and self.num_poses > 1)
+        """Whether image mode runs the detector-first search for every person."""
+        return self.image_stage == "search"
 
     @classmethod
     def from_strings(

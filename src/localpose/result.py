@@ -14,7 +14,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from localpose.schema import LANDMARK_NAMES, NUM_LANDMARKS, landmark_index
+from localpose.schema import DEFAULT_SKELETON, Skeleton
+from localpose.schema import skeleton as skeleton_named
 
 __all__ = ["Landmark", "Person", "PoseFrame", "WorldLandmark"]
 
@@ -67,10 +68,13 @@ def _as_array(name: str, value: object, dtype: type, shape: tuple[int | None, ..
 class PoseFrame:
     """Poses of n people in one image or video frame.
 
-    Shapes (n people, 33 landmarks in `localpose.schema.LANDMARK_NAMES` order):
-      xy (n, 33, 2) pixels, origin top-left; z (n, 33) MediaPipe relative depth (scale of
-      normalised x, smaller is nearer); visibility, presence (n, 33) in [0, 1];
-      world (n, 33, 3) metres, hip-centred; score (n,); track_id (n,), -1 when untracked;
+    `skeleton` names the keypoint layout (`localpose.schema.SKELETONS`): ``blazepose33`` (the
+    default: BlazePose's 33 landmarks in `LANDMARK_NAMES` order, with world landmarks) or
+    ``coco17`` (COCO's 17 keypoints from a 2D model such as MoveNet). With k keypoints:
+      xy (n, k, 2) pixels, origin top-left; z (n, k) MediaPipe relative depth (scale of
+      normalised x, smaller is nearer; zeros for a 2D model); visibility, presence (n, k) in
+      [0, 1] (a 2D model's keypoint score); world (n, k, 3) metres, hip-centred (zeros for a
+      2D model: `has_world` is False); score (n,); track_id (n,), -1 when untracked;
       masks (n, H, W) float in [0, 1] or None; flags: n tuples of validation flags.
     """
 
@@ -85,20 +89,22 @@ class PoseFrame:
     timestamp_ms: float = 0.0
     masks: np.ndarray | None = None
     flags: tuple[tuple[str, ...], ...] | None = None
+    skeleton: str = DEFAULT_SKELETON
 
     def __post_init__(self) -> None:
         width, height = (int(v) for v in self.image_size)
         if width <= 0 or height <= 0:
             raise ValueError(f"image_size must be positive (width, height), got {self.image_size}")
-        xy = _as_array("xy", self.xy, np.float32, (None, NUM_LANDMARKS, 2))
+        k = len(skeleton_named(self.skeleton))
+        xy = _as_array("xy", self.xy, np.float32, (None, k, 2))
         n = xy.shape[0]
         fields = {
             "image_size": (width, height),
             "xy": xy,
-            "z": _as_array("z", self.z, np.float32, (n, NUM_LANDMARKS)),
-            "visibility": _as_array("visibility", self.visibility, np.float32, (n, NUM_LANDMARKS)),
-            "presence": _as_array("presence", self.presence, np.float32, (n, NUM_LANDMARKS)),
-            "world": _as_array("world", self.world, np.float32, (n, NUM_LANDMARKS, 3)),
+            "z": _as_array("z", self.z, np.float32, (n, k)),
+            "visibility": _as_array("visibility", self.visibility, np.float32, (n, k)),
+            "presence": _as_array("presence", self.presence, np.float32, (n, k)),
+            "world": _as_array("world", self.world, np.float32, (n, k, 3)),
             "score": _as_array("score", self.score, np.float32, (n,)),
             "track_id": _as_array(
                 "track_id",
@@ -119,17 +125,21 @@ class PoseFrame:
             object.__setattr__(self, key, value)
 
     @classmethod
-    def empty(cls, image_size: tuple[int, int], timestamp_ms: float = 0.0) -> PoseFrame:
+    def empty(
+        cls, image_size: tuple[int, int], timestamp_ms: float = 0.0, skeleton: str = DEFAULT_SKELETON
+    ) -> PoseFrame:
         """A frame with no people."""
+        k = len(skeleton_named(skeleton))
         return cls(
             image_size=image_size,
-            xy=np.zeros((0, NUM_LANDMARKS, 2)),
-            z=np.zeros((0, NUM_LANDMARKS)),
-            visibility=np.zeros((0, NUM_LANDMARKS)),
-            presence=np.zeros((0, NUM_LANDMARKS)),
-            world=np.zeros((0, NUM_LANDMARKS, 3)),
+            xy=np.zeros((0, k, 2)),
+            z=np.zeros((0, k)),
+            visibility=np.zeros((0, k)),
+            presence=np.zeros((0, k)),
+            world=np.zeros((0, k, 3)),
             score=np.zeros(0),
             timestamp_ms=timestamp_ms,
+            skeleton=skeleton,
         )
 
     @classmethod
@@ -140,6 +150,8 @@ class PoseFrame:
         first = frames[0]
         if any(f.image_size != first.image_size for f in frames):
             raise ValueError("cannot concatenate frames of different image sizes")
+        if any(f.skeleton != first.skeleton for f in frames):
+            raise ValueError("cannot concatenate frames of different skeletons")
         with_masks = all(f.masks is not None for f in frames)
         return cls(
             image_size=first.image_size,
@@ -153,6 +165,7 @@ class PoseFrame:
             timestamp_ms=first.timestamp_ms,
             masks=np.concatenate([f.masks for f in frames]) if with_masks else None,
             flags=tuple(flag for f in frames for flag in f.flags),
+            skeleton=first.skeleton,
         )
 
     def __len__(self) -> int:
@@ -200,6 +213,16 @@ class PoseFrame:
     def people(self) -> list[Person]:
         """One view per person, for named access to landmarks."""
         return [Person(self, i) for i in range(len(self))]
+
+    @property
+    def layout(self) -> Skeleton:
+        """The `Skeleton` this frame holds: keypoint names, bones, OKS sigmas, whether 3D."""
+        return skeleton_named(self.skeleton)
+
+    @property
+    def has_world(self) -> bool:
+        """Whether `world` holds world landmarks (metres); False for a 2D model's keypoints."""
+        return self.layout.world
 
     @property
     def width(self) -> int:
@@ -251,7 +274,7 @@ class Person:
 
     def landmark(self, name: str) -> Landmark:
         """An image landmark by name, e.g. ``person.landmark("left_knee")``."""
-        return self.landmarks[landmark_index(name)]
+        return self.landmarks[self.frame.layout.index(name)]
 
     @property
     def landmarks(self) -> list[Landmark]:
@@ -268,13 +291,15 @@ class Person:
                 float(norm[k, 0]),
                 float(norm[k, 1]),
             )
-            for k, name in enumerate(LANDMARK_NAMES)
+            for k, name in enumerate(f.layout.names)
         ]
 
     @property
     def world_landmarks(self) -> list[WorldLandmark]:
+        if not self.frame.has_world:
+            raise ValueError(f"a {self.frame.skeleton} pose has no world landmarks (a 2D model)")
         w = self.frame.world[self.index]
         return [
             WorldLandmark(name, float(w[k, 0]), float(w[k, 1]), float(w[k, 2]))
-            for k, name in enumerate(LANDMARK_NAMES)
+            for k, name in enumerate(self.frame.layout.names)
         ]

@@ -6,20 +6,30 @@ keypoint format reads the tables here; nothing else hard-codes an index.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import numpy as np
+
 __all__ = [
     "BODY25_FROM_LANDMARKS",
     "BODY25_NAMES",
+    "COCO17_EDGES",
     "COCO17_FROM_LANDMARKS",
     "COCO17_NAMES",
     "COCO17_SIGMAS",
+    "DEFAULT_SKELETON",
     "LANDMARK_INDEX",
     "LANDMARK_NAMES",
     "LANDMARK_SIGMAS",
     "LEFT_RIGHT_PAIRS",
     "MIRROR_INDEX",
     "NUM_LANDMARKS",
+    "SKELETONS",
     "SKELETON_EDGES",
+    "Skeleton",
     "landmark_index",
+    "skeleton",
+    "to_landmark_layout",
 ]
 
 LANDMARK_NAMES: tuple[str, ...] = (
@@ -229,3 +239,106 @@ BODY25_FROM_LANDMARKS: tuple[tuple[int, ...], ...] = tuple(
     )
 )
 """BODY_25 keypoint k is the mean of these landmarks (empty: not available)."""
+
+
+COCO17_EDGES: tuple[tuple[int, int], ...] = tuple(
+    (COCO17_NAMES.index(a), COCO17_NAMES.index(b))
+    for a, b in (
+        ("nose", "left_eye"), ("left_eye", "left_ear"), ("nose", "right_eye"), ("right_eye", "right_ear"),
+        ("left_shoulder", "right_shoulder"), ("left_shoulder", "left_hip"), ("right_shoulder", "right_hip"),
+        ("left_hip", "right_hip"),
+        ("left_shoulder", "left_elbow"), ("left_elbow", "left_wrist"),
+        ("right_shoulder", "right_elbow"), ("right_elbow", "right_wrist"),
+        ("left_hip", "left_knee"), ("left_knee", "left_ankle"),
+        ("right_hip", "right_knee"), ("right_knee", "right_ankle"),
+    )
+)  # fmt: skip
+"""The 16 bones drawn for COCO-17 keypoints: BlazePose's body bones, eyes to ears for the face."""
+
+
+@dataclass(frozen=True)
+class Skeleton:
+    """One keypoint layout a model gives: names in output order and everything derived from them."""
+
+    name: str
+    names: tuple[str, ...]
+    edges: tuple[tuple[int, int], ...]
+    sigmas: tuple[float, ...]
+    """OKS sigma per keypoint."""
+    world: bool
+    """Whether the model also gives world landmarks (metres); a 2D model's `PoseFrame.world` is zeros."""
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def index(self, name: str) -> int:
+        """Index of a keypoint by name, with an error that lists the valid names."""
+        try:
+            return self.names.index(name)
+        except ValueError:
+            raise KeyError(
+                f"unknown landmark {name!r} in {self.name}; expected one of {', '.join(self.names)}"
+            ) from None
+
+    @property
+    def coco17(self) -> tuple[int, ...]:
+        """COCO keypoint k is keypoint coco17[k] of this skeleton."""
+        return tuple(self.index(n) for n in COCO17_NAMES)
+
+    @property
+    def mirror(self) -> tuple[int, ...]:
+        """mirror[i] is the keypoint that i becomes in a left-right mirrored pose."""
+        swapped = {"left": "right", "right": "left"}
+        out = []
+        for name in self.names:
+            side, _, part = name.partition("_")
+            if side == "mouth":
+                out.append(self.index("mouth_" + swapped[part]))
+            else:
+                out.append(self.index(f"{swapped[side]}_{part}") if side in swapped else self.index(name))
+        return tuple(out)
+
+    @property
+    def body25(self) -> tuple[tuple[int, ...], ...]:
+        """BODY_25 keypoint k is the mean of these keypoints (empty: not available in this skeleton)."""
+        out = []
+        for sources in BODY25_FROM_LANDMARKS:
+            names = [LANDMARK_NAMES[i] for i in sources]
+            out.append(tuple(self.index(n) for n in names) if all(n in self.names for n in names) else ())
+        return tuple(out)
+
+
+SKELETONS: dict[str, Skeleton] = {
+    "blazepose33": Skeleton("blazepose33", LANDMARK_NAMES, SKELETON_EDGES, LANDMARK_SIGMAS, world=True),
+    "coco17": Skeleton("coco17", COCO17_NAMES, COCO17_EDGES, COCO17_SIGMAS, world=False),
+}
+"""Every skeleton a `PoseFrame` may hold, by the name models.json gives it."""
+DEFAULT_SKELETON = "blazepose33"
+
+
+def skeleton(name: str) -> Skeleton:
+    """The skeleton of this name, with an error that lists the known ones."""
+    try:
+        return SKELETONS[name]
+    except KeyError:
+        raise ValueError(f"unknown skeleton {name!r}; expected one of {', '.join(SKELETONS)}") from None
+
+
+def to_landmark_layout(values: np.ndarray, layout: Skeleton, axis: int = -2, fill: float = 0.0) -> np.ndarray:
+    """Per-keypoint values of a skeleton (keypoints along `axis`) at BlazePose's 33 landmark indices.
+
+    What BlazePose has and the skeleton lacks (COCO-17's hands, feet, inner eyes) is `fill`,
+    so that code written for the 33 landmarks (2D angles) reads another skeleton's keypoints:
+    give visibility a fill of 0 and what needs a missing landmark is not measured.
+    """
+    values = np.asarray(values)
+    if layout.name == DEFAULT_SKELETON:
+        return values
+    axis %= values.ndim
+    shape = list(values.shape)
+    shape[axis] = NUM_LANDMARKS
+    out = np.full(shape, fill, dtype=np.result_type(values.dtype, np.float64))
+    target = [slice(None)] * values.ndim
+    target[axis] = [LANDMARK_INDEX[name] for name in layout.names]
+    out[tuple(target)] = values
+    return out

@@ -21,6 +21,7 @@ import numpy as np
 
 from localpose.errors import InvalidOptionError
 from localpose.result import PoseFrame
+from localpose.schema import DEFAULT_SKELETON, skeleton
 
 __all__ = [
     "INTERPOLATED",
@@ -167,20 +168,26 @@ class TrackTable:
 
     ids: list[int]
     timestamps_ms: np.ndarray  # (T,)
-    values: np.ndarray  # (tracks, T, 33, 6): x, y, z, world x, y, z
-    visibility: np.ndarray  # (tracks, T, 33)
-    presence: np.ndarray  # (tracks, T, 33)
+    values: np.ndarray  # (tracks, T, k, 6): x, y, z, world x, y, z (k keypoints of the skeleton)
+    visibility: np.ndarray  # (tracks, T, k)
+    presence: np.ndarray  # (tracks, T, k)
     score: np.ndarray  # (tracks, T)
     present: np.ndarray  # (tracks, T) bool
+    skeleton: str = DEFAULT_SKELETON
 
     @classmethod
     def from_frames(cls, frames: Sequence[PoseFrame]) -> TrackTable:
         ids = sorted({int(t) for f in frames for t in f.track_id if t >= 0})
         row = {t: k for k, t in enumerate(ids)}
         shape = (len(ids), len(frames))
-        values = np.full((*shape, 33, 6), np.nan)
-        vis = np.zeros((*shape, 33))
-        pres = np.zeros((*shape, 33))
+        kinds = {f.skeleton for f in frames} or {DEFAULT_SKELETON}
+        if len(kinds) > 1:
+            raise ValueError(f"cannot smooth a video whose frames hold different skeletons: {sorted(kinds)}")
+        (kind,) = kinds
+        keypoints = len(skeleton(kind))
+        values = np.full((*shape, keypoints, 6), np.nan)
+        vis = np.zeros((*shape, keypoints))
+        pres = np.zeros((*shape, keypoints))
         score = np.zeros(shape)
         present = np.zeros(shape, dtype=bool)
         for k, f in enumerate(frames):
@@ -196,7 +203,7 @@ class TrackTable:
                     True,
                 )
         stamps = np.array([f.timestamp_ms for f in frames], dtype=np.float64)
-        return cls(ids, stamps, values, vis, pres, score, present)
+        return cls(ids, stamps, values, vis, pres, score, present, kind)
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -327,6 +334,7 @@ def _rebuild(frames: Sequence[PoseFrame], table: TrackTable, filled: np.ndarray)
             track_id=[table.ids[r] for r in rows],
             timestamp_ms=frame.timestamp_ms,
             flags=[_flags(flags_by_id, table.ids[r], bool(filled[r, k])) for r in rows],
+            skeleton=table.skeleton,
         )
         out.append(PoseFrame.concatenate([tracked, untracked]) if len(untracked) else tracked)
     return out

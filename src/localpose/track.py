@@ -16,7 +16,6 @@ import numpy as np
 from localpose.errors import InvalidOptionError
 from localpose.metrics import keep_distinct_people
 from localpose.result import PoseFrame
-from localpose.schema import LANDMARK_SIGMAS
 
 __all__ = ["PoseTracker", "TrackerOptions", "drop_duplicates", "pose_similarity"]
 
@@ -65,10 +64,11 @@ def _oks(
     vis_b: np.ndarray,
     area_b: np.ndarray,
     min_vis: float,
+    sigmas: tuple[float, ...],
 ) -> np.ndarray:
     """OKS matrix (n, m) of people a against references b, over landmarks visible in both."""
-    d2 = np.sum((xy_a[:, None] - xy_b[None, :]) ** 2, axis=-1)  # (n, m, 33)
-    var = (2 * np.asarray(LANDMARK_SIGMAS)) ** 2
+    d2 = np.sum((xy_a[:, None] - xy_b[None, :]) ** 2, axis=-1)  # (n, m, k)
+    var = (2 * np.asarray(sigmas)) ** 2
     e = d2 / (2 * np.maximum(area_b, 1.0)[None, :, None] * var[None, None, :])
     both = (vis_a[:, None] >= min_vis) & (vis_b[None, :] >= min_vis)
     counts = both.sum(axis=-1)
@@ -85,7 +85,17 @@ def pose_similarity(
         return np.zeros((len(frame), len(reference)))
     ref_boxes = reference.boxes
     area = (ref_boxes[:, 2] - ref_boxes[:, 0]) * (ref_boxes[:, 3] - ref_boxes[:, 1])
-    oks = _oks(frame.xy, frame.visibility, reference.xy, reference.visibility, area, options.min_visibility)
+    if frame.skeleton != reference.skeleton:
+        raise ValueError(f"cannot match {frame.skeleton} poses with {reference.skeleton} poses")
+    oks = _oks(
+        frame.xy,
+        frame.visibility,
+        reference.xy,
+        reference.visibility,
+        area,
+        options.min_visibility,
+        reference.layout.sigmas,
+    )
     iou = _iou(frame.boxes, ref_boxes)
     return options.oks_weight * oks + (1 - options.oks_weight) * iou
 

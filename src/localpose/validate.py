@@ -11,12 +11,13 @@ Flags (strings in `PoseFrame.flags`, written to every export):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 
 import numpy as np
 
 from localpose.errors import InvalidOptionError
 from localpose.result import PoseFrame
-from localpose.schema import LANDMARK_INDEX
+from localpose.schema import Skeleton
 
 __all__ = [
     "BONE_JUMP",
@@ -32,16 +33,21 @@ LEFT_RIGHT_SWAP = "left_right_swap"
 LOW_VISIBILITY = "low_visibility"
 TOO_SMALL = "too_small"
 
-_LIMB_BONES = tuple(
-    (LANDMARK_INDEX[f"{side}_{a}"], LANDMARK_INDEX[f"{side}_{b}"])
-    for side in ("left", "right")
-    for a, b in (("shoulder", "elbow"), ("elbow", "wrist"), ("hip", "knee"), ("knee", "ankle"))
-)
-_BONE_STARTS = np.array([a for a, _ in _LIMB_BONES])
-_BONE_ENDS = np.array([b for _, b in _LIMB_BONES])
+_LIMBS = (("shoulder", "elbow"), ("elbow", "wrist"), ("hip", "knee"), ("knee", "ankle"))
 _SWAP_JOINTS = ("shoulder", "elbow", "wrist", "hip", "knee", "ankle")
-_LEFT = np.array([LANDMARK_INDEX[f"left_{j}"] for j in _SWAP_JOINTS])
-_RIGHT = np.array([LANDMARK_INDEX[f"right_{j}"] for j in _SWAP_JOINTS])
+
+
+@cache
+def _joints(layout: Skeleton) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Limb bone starts and ends, left and right joints, as indices into this skeleton."""
+    bones = [
+        (layout.index(f"{side}_{a}"), layout.index(f"{side}_{b}"))
+        for side in ("left", "right")
+        for a, b in _LIMBS
+    ]
+    left = [layout.index(f"left_{j}") for j in _SWAP_JOINTS]
+    right = [layout.index(f"right_{j}") for j in _SWAP_JOINTS]
+    return np.array([a for a, _ in bones]), np.array([b for _, b in bones]), np.array(left), np.array(right)
 
 
 @dataclass(frozen=True)
@@ -66,9 +72,9 @@ class ValidationOptions:
             raise InvalidOptionError("max_bone_change and history must be positive")
 
 
-def _bone_lengths(world: np.ndarray, visibility: np.ndarray, min_vis: float) -> np.ndarray:
+def _bone_lengths(world: np.ndarray, visibility: np.ndarray, min_vis: float, layout: Skeleton) -> np.ndarray:
     """(bones,) 3D lengths in metres; NaN where an end is not visible."""
-    a, b = _BONE_STARTS, _BONE_ENDS
+    a, b, _left, _right = _joints(layout)
     length = np.linalg.norm(world[a] - world[b], axis=-1)
     seen = (visibility[a] >= min_vis) & (visibility[b] >= min_vis)
     return np.where(seen, length, np.nan)
@@ -109,32 +115,34 @@ class PoseValidator:
         track = int(frame.track_id[i])
         if track < 0:
             return found
-        lengths = _bone_lengths(frame.world[i], frame.visibility[i], o.min_bone_visibility)
         history = self._bones.setdefault(track, [])
-        if len(history) >= 3:
+        # bone lengths need world landmarks: a 2D model's poses are not checked for bone jumps
+        lengths = _bone_lengths(frame.world[i], frame.visibility[i], o.min_bone_visibility, frame.layout)
+        if frame.has_world and len(history) >= 3:
             median = _column_median(np.stack(history))
             with np.errstate(invalid="ignore", divide="ignore"):
                 change = np.abs(lengths - median) / median
             if np.any(change > o.max_bone_change):
                 found.append(BONE_JUMP)
-        if BONE_JUMP not in found:
+        if BONE_JUMP not in found and frame.has_world:
             history.append(lengths)
             del history[: -o.history]
         previous = self._previous_xy.get(track)
         scale = max(box[2] - box[0], box[3] - box[1])
-        if previous is not None and self._is_swap(frame.xy[i], previous, scale):
+        if previous is not None and self._is_swap(frame.xy[i], previous, scale, frame.layout):
             found.append(LEFT_RIGHT_SWAP)  # keep the unswapped reference for the next frame
         else:
             self._previous_xy[track] = frame.xy[i].copy()
         return found
 
-    def _is_swap(self, xy: np.ndarray, previous: np.ndarray, scale: float) -> bool:
+    def _is_swap(self, xy: np.ndarray, previous: np.ndarray, scale: float, layout: Skeleton) -> bool:
         """Left and right fit the previous pose much better crossed (and the sides are apart)."""
-        direct = np.sum(np.linalg.norm(xy[_LEFT] - previous[_LEFT], axis=-1)) + np.sum(
-            np.linalg.norm(xy[_RIGHT] - previous[_RIGHT], axis=-1)
+        _starts, _ends, left, right = _joints(layout)
+        direct = np.sum(np.linalg.norm(xy[left] - previous[left], axis=-1)) + np.sum(
+            np.linalg.norm(xy[right] - previous[right], axis=-1)
         )
-        crossed = np.sum(np.linalg.norm(xy[_LEFT] - previous[_RIGHT], axis=-1)) + np.sum(
-            np.linalg.norm(xy[_RIGHT] - previous[_LEFT], axis=-1)
+        crossed = np.sum(np.linalg.norm(xy[left] - previous[right], axis=-1)) + np.sum(
+            np.linalg.norm(xy[right] - previous[left], axis=-1)
         )
         meaningful = direct > 0.05 * scale * 2 * len(_SWAP_JOINTS)  # 5% of the body size per joint
         return bool(meaningful and crossed < self.options.swap_ratio * direct)

@@ -24,9 +24,9 @@ from typing import IO, Any, Literal
 
 import numpy as np
 
-from localpose.errors import InvalidOptionError
+from localpose.errors import InvalidOptionError, NoWorldLandmarksError
 from localpose.result import PoseFrame
-from localpose.schema import NUM_LANDMARKS, landmark_index
+from localpose.schema import NUM_LANDMARKS, landmark_index, to_landmark_layout
 
 __all__ = [
     "ANGLES",
@@ -41,6 +41,7 @@ __all__ = [
     "compute_angles",
     "frame_angles",
     "person_angles",
+    "spaces_of",
     "write_angles_csv",
 ]
 
@@ -241,9 +242,24 @@ def _segment_angle(v: np.ndarray, space: Space) -> np.ndarray:
 def frame_angles(
     frame: PoseFrame, space: Space = "image", min_visibility: float = 0.5, names: Sequence[str] | None = None
 ) -> np.ndarray:
-    """(n people, K) angles of one frame in degrees (NaN: not measured)."""
+    """(n people, K) angles of one frame in degrees (NaN: not measured).
+
+    A 2D model's keypoints (``coco17``) give image angles only; angles that need a landmark it
+    lacks (feet, hands) are not measured. World angles need world landmarks.
+    """
+    if space == "world" and not frame.has_world:
+        raise NoWorldLandmarksError("world (3D) angles", frame.skeleton)
     landmarks = frame.xy if space == "image" else frame.world
-    return compute_angles(landmarks, frame.visibility, space, min_visibility, names)
+    landmarks = to_landmark_layout(landmarks, frame.layout)
+    visibility = to_landmark_layout(frame.visibility, frame.layout, axis=-1)
+    return compute_angles(landmarks, visibility, space, min_visibility, names)
+
+
+def spaces_of(frame: PoseFrame, spaces: Sequence[Space] | None = None) -> tuple[Space, ...]:
+    """The angle spaces asked for, or by default every space the frame's poses have."""
+    if spaces is not None:
+        return tuple(spaces)
+    return ("image", "world") if frame.has_world else ("image",)
 
 
 def _clean(value: float, digits: int = 2) -> float | None:
@@ -253,12 +269,13 @@ def _clean(value: float, digits: int = 2) -> float | None:
 def person_angles(
     frame: PoseFrame,
     person: int,
-    spaces: Sequence[Space] = ("image", "world"),
+    spaces: Sequence[Space] | None = None,
     min_visibility: float = 0.5,
 ) -> dict[str, dict[str, float | None]]:
-    """One person's angles as ``{space: {name: degrees or None}}``, JSON-ready."""
+    """One person's angles as ``{space: {name: degrees or None}}``, JSON-ready (default: every
+    space the frame has, `spaces_of`)."""
     out: dict[str, dict[str, float | None]] = {}
-    for space in spaces:
+    for space in spaces_of(frame, spaces):
         values = frame_angles(frame[person], space, min_visibility)[0]
         out[space] = {name: _clean(v) for name, v in zip(ANGLE_NAMES, values, strict=True)}
     return out
@@ -267,7 +284,7 @@ def person_angles(
 def add_angles_to_document(
     document: dict[str, Any],
     frame: PoseFrame,
-    spaces: Sequence[Space] = ("image", "world"),
+    spaces: Sequence[Space] | None = None,
     min_visibility: float = 0.5,
 ) -> dict[str, Any]:
     """Add ``"angles"`` to every person of a `localpose.export.frame_to_dict` document (in place)."""
@@ -281,23 +298,24 @@ ANGLE_CSV_HEAD = ("source", "frame_index", "timestamp_ms", "person", "track_id",
 
 def angle_rows(
     frames: Iterable[PoseFrame],
-    spaces: Sequence[Space] = ("image", "world"),
+    spaces: Sequence[Space] | None = None,
     source: str = "",
     start_index: int = 0,
     min_visibility: float = 0.5,
 ) -> Iterable[list[object]]:
     """Rows ``ANGLE_CSV_HEAD + ANGLE_NAMES``, one per (frame, person, space); empty cell: not measured.
 
-    A frame without people gets one row with empty person, space and angle cells.
+    A frame without people gets one row with empty person, space and angle cells. `spaces`
+    None: every space the frames have (image only for a 2D model).
     """
     for offset, frame in enumerate(frames):
         if len(frame) == 0:  # one empty row keeps the frame count, as in the keypoints CSV
             yield [source, start_index + offset, f"{frame.timestamp_ms:.3f}", "", "", "", *[""] * len(ANGLES)]
             continue
-        per_space = {s: frame_angles(frame, s, min_visibility) for s in spaces}
+        per_space = {s: frame_angles(frame, s, min_visibility) for s in spaces_of(frame, spaces)}
         for i in range(len(frame)):
             track = "" if frame.track_id[i] < 0 else int(frame.track_id[i])
-            for space in spaces:
+            for space in per_space:
                 values = per_space[space][i]
                 yield [
                     source,
@@ -313,7 +331,7 @@ def angle_rows(
 def write_angles_csv(
     stream: IO[str],
     frames: Iterable[PoseFrame],
-    spaces: Sequence[Space] = ("image", "world"),
+    spaces: Sequence[Space] | None = None,
     source: str = "",
     start_index: int = 0,
     header: bool = True,

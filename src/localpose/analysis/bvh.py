@@ -198,6 +198,7 @@ def _nearest_present(mask: np.ndarray) -> np.ndarray:
 
 
 def _filled_world(series: PersonSeries) -> tuple[np.ndarray, int]:
+    series.require_world("BVH export")
     use = _nearest_present(series.present)
     return series.world[use], int(len(series) - series.present.sum())
 

@@ -37,7 +37,7 @@ import numpy as np
 
 from localpose.analysis.angles import ANGLES, VIRTUAL_POINTS, Space, angle_index, compute_angles
 from localpose.analysis.series import PersonSeries
-from localpose.errors import InvalidOptionError
+from localpose.errors import InvalidOptionError, NoWorldLandmarksError
 from localpose.result import PoseFrame
 from localpose.schema import landmark_index
 
@@ -785,6 +785,9 @@ def count_reps(
     """Count the repetitions of one person (a track, or the main one) in a sequence of frames."""
     series = frames if isinstance(frames, PersonSeries) else PersonSeries.from_frames(frames, track_id)
     counter = RepCounter(exercise, options)
+    if counter.space == "world" and not series.has_world:
+        what = f"the {counter.spec.name} counter's 3D signal (space image counts in 2D)"
+        raise NoWorldLandmarksError(what, series.skeleton)
     for k in range(len(series)):
         if series.present[k]:
             counter.update_landmarks(

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from localpose.errors import InvalidInputError, InvalidOptionError
+from localpose.errors import InvalidInputError, InvalidOptionError, NoWorldLandmarksError
 from localpose.result import PoseFrame
-from localpose.schema import NUM_LANDMARKS
+from localpose.schema import DEFAULT_SKELETON, NUM_LANDMARKS, skeleton, to_landmark_layout
 
 __all__ = ["PersonSeries", "main_track_id"]
 
@@ -33,7 +33,11 @@ def main_track_id(frames: Sequence[PoseFrame]) -> int | None:
 
 @dataclass(frozen=True, eq=False)
 class PersonSeries:
-    """One person over T frames: xy (T, 33, 2) px, world (T, 33, 3) m, visibility (T, 33), present (T,)."""
+    """One person over T frames: xy (T, 33, 2) px, world (T, 33, 3) m, visibility (T, 33), present (T,).
+
+    A 2D model's keypoints (coco17) sit at their BlazePose landmarks (the others: 0, visibility
+    0); its world is NaN and `has_world` False, so what needs world landmarks refuses it.
+    """
 
     timestamps_ms: np.ndarray
     xy: np.ndarray
@@ -42,6 +46,16 @@ class PersonSeries:
     present: np.ndarray
     image_size: tuple[int, int]
     track_id: int | None = None
+    skeleton: str = DEFAULT_SKELETON
+
+    @property
+    def has_world(self) -> bool:
+        return skeleton(self.skeleton).world
+
+    def require_world(self, what: str) -> None:
+        """NoWorldLandmarksError unless this person's poses have world landmarks."""
+        if not self.has_world:
+            raise NoWorldLandmarksError(what, self.skeleton)
 
     @classmethod
     def from_frames(cls, frames: Sequence[PoseFrame], track_id: int | None = None) -> PersonSeries:
@@ -64,7 +78,11 @@ class PersonSeries:
                 i = int(hits[0])
             else:
                 i = int(np.argmax(frame.score))
-            xy[k], world[k], vis[k] = frame.xy[i], frame.world[i], frame.visibility[i]
+            layout = frame.layout
+            xy[k] = to_landmark_layout(frame.xy[i], layout)  # what it lacks: 0, visibility 0
+            vis[k] = to_landmark_layout(frame.visibility[i], layout, axis=-1)
+            if frame.has_world:
+                world[k] = frame.world[i]
             present[k] = True
         if track_id is not None and not present.any():
             raise InvalidOptionError(f"track {track_id} does not appear in these frames")
@@ -76,6 +94,7 @@ class PersonSeries:
             present=present,
             image_size=frames[0].image_size,
             track_id=chosen,
+            skeleton=frames[0].skeleton,
         )
 
     def __len__(self) -> int:

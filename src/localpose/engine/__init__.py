@@ -21,6 +21,7 @@ from localpose.models import ModelBundle
 from localpose.options import EstimatorOptions, RuntimeChoice
 
 __all__ = [
+    "FAMILIES",
     "PoseEngine",
     "RunningMode",
     "Runtime",
@@ -29,6 +30,10 @@ __all__ = [
     "mediapipe_version",
     "resolve_runtime",
 ]
+
+
+FAMILIES = ("blazepose", "movenet")
+"""Model families `create_engine` runs: BlazePose (33 landmarks + world), MoveNet (COCO-17, 2D)."""
 
 
 def resolve_runtime(choice: RuntimeChoice) -> Runtime:
@@ -44,15 +49,36 @@ def create_engine(
     """An engine running `model` with these options on the runtime `options.runtime` names.
 
     `threads`: how many threads each network may use (LiteRT; MediaPipe Tasks uses one).
+    The pipeline follows `model.family`; for BlazePose in image mode with several people,
+    `localpose.crowd` wraps it (MultiPose proposals, `EstimatorOptions.image_stage`).
     """
-    if model.family != "blazepose":
+    if model.family not in FAMILIES:
         raise ModelUnavailableError(
             f"model {model.name!r} is of family {model.family!r}, which this localpose cannot run"
         )
+    if model.family == "movenet":
+        if options.runtime == "mediapipe":
+            raise ModelUnavailableError(
+                f"model {model.name!r} runs on LiteRT only: MediaPipe Tasks runs BlazePose models"
+            )
+        from localpose.movenet.pipeline import MoveNetEngine
+
+        return MoveNetEngine(model.networks, options, mode, threads)
     if resolve_runtime(options.runtime) == "mediapipe":
         from localpose.engine.tasks import MediaPipeEngine
 
         return MediaPipeEngine(model, options, mode)
     from localpose.blazepose.pipeline import BlazePoseEngine
 
-    return BlazePoseEngine(model.networks["detector"], model.networks["landmarks"], options, mode, threads)
+    proposer = None
+    if mode == "video" and options.num_poses > 1 and options.multi_person != "single-pass":
+        from localpose.crowd import ProposalRegions
+
+        proposer = ProposalRegions(threads)
+    networks = model.networks
+    engine = BlazePoseEngine(networks["detector"], networks["landmarks"], options, mode, threads, proposer)
+    if mode == "image" and options.image_stage == "proposals":
+        from localpose.crowd import CrowdEngine
+
+        return CrowdEngine(engine, options, threads)
+    return engine

@@ -119,8 +119,9 @@ class MediaPipeEngine:
         from mediapipe.tasks.python import BaseOptions, vision
 
         running_mode = {"image": vision.RunningMode.IMAGE, "video": vision.RunningMode.VIDEO}[mode]
-        # Images are searched for people by painting found ones out (localpose.multiperson): masks needed.
-        self._searches_images = options.search_images and mode == "image"
+        # Images are searched for people by painting found ones out (localpose.multiperson): masks
+        # needed. Tasks' closed graph takes no regions, so it searches where LiteRT uses proposals.
+        self._searches_images = options.image_stage != "single-pass" and mode == "image"
         landmarker_options = vision.PoseLandmarkerOptions(
             base_options=BaseOptions(model_asset_buffer=task_bundle_for(model)),
             running_mode=running_mode,

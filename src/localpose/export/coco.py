@@ -15,11 +15,8 @@ from typing import Any
 import numpy as np
 
 from localpose.result import PoseFrame
-from localpose.schema import COCO17_FROM_LANDMARKS
 
 __all__ = ["coco_image_ids", "coco_images", "coco_results", "read_coco_results"]
-
-_COCO = np.asarray(COCO17_FROM_LANDMARKS)
 
 
 def coco_image_ids(stems: Sequence[str]) -> list[int]:
@@ -55,9 +52,10 @@ def coco_results(frames: Iterable[tuple[int, PoseFrame]]) -> list[dict[str, Any]
     for image_id, frame in frames:
         if isinstance(image_id, bool) or not isinstance(image_id, (int, np.integer)):
             raise TypeError(f"COCO image ids are integers, got {image_id!r}")
+        coco = list(frame.layout.coco17)  # COCO's 17 of the frame's keypoints, in COCO's order
         for i in range(len(frame)):
-            xy = frame.xy[i, _COCO]
-            s = frame.visibility[i, _COCO]
+            xy = frame.xy[i, coco]
+            s = frame.visibility[i, coco]
             keypoints = np.column_stack([xy, s]).astype(np.float64).round(3).reshape(-1)
             x1, y1, x2, y2 = (float(v) for v in frame.boxes[i])
             entry: dict[str, Any] = {

@@ -15,7 +15,7 @@ from typing import IO
 import numpy as np
 
 from localpose.result import PoseFrame
-from localpose.schema import LANDMARK_NAMES, NUM_LANDMARKS
+from localpose.schema import SKELETONS, Skeleton
 
 __all__ = ["CSV_COLUMNS", "read_csv", "write_csv"]
 
@@ -72,14 +72,27 @@ def _lines(frame: PoseFrame, source: str, frame_index: int) -> Iterable[str]:
         ],
         axis=-1,
     ).astype(np.float64)
+    names = [_text([name]) for name in frame.layout.names]
+    # a 2D model (coco17) has no world landmarks: its world columns are empty
+    numbers_format, width = (_NUMBERS, 10) if frame.has_world else (_NUMBERS_2D, 7)
     for i in range(len(frame)):
         track = "" if frame.track_id[i] < 0 else int(frame.track_id[i])
         prefix = _text([*head, i, track, f"{frame.score[i]:.4f}", "|".join(frame.flags[i])])
         for k, row in enumerate(numbers[i].tolist()):
-            yield f"{prefix},{k},{_LANDMARK_FIELDS[k]},{_NUMBERS % tuple(row)}"
+            yield f"{prefix},{k},{names[k]},{numbers_format % tuple(row[:width])}"
 
 
-_LANDMARK_FIELDS = tuple(_text([name]) for name in LANDMARK_NAMES)
+_NUMBERS_2D = _NUMBERS.rsplit(",", 3)[0] + ",,,"
+"""The first seven columns' decimals and empty world columns."""
+
+
+def _skeleton_of(rows: list[dict[str, str]]) -> Skeleton:
+    """The skeleton whose keypoint names the rows carry at their indices (BlazePose's by default)."""
+    for layout in SKELETONS.values():
+        named = ((int(r["landmark_index"]), r["landmark"]) for r in rows)
+        if all(k < len(layout) and layout.names[k] == name for k, name in named):
+            return layout
+    raise ValueError(f"unknown landmark names in a localpose CSV: {rows[0]['landmark']!r}")
 
 
 def write_csv(
@@ -118,15 +131,17 @@ def _frame(rows: list[dict[str, str]]) -> PoseFrame:
     people = [r for r in rows if r["person"] != ""]
     if not people:
         return PoseFrame.empty(size, timestamp)
+    layout = _skeleton_of(people)
     n = max(int(r["person"]) for r in people) + 1
-    values = np.zeros((n, NUM_LANDMARKS, 8), dtype=np.float32)
+    values = np.zeros((n, len(layout), 8), dtype=np.float32)
     score = np.zeros(n, dtype=np.float32)
     track = np.full(n, -1, dtype=np.int64)
     flags: list[tuple[str, ...]] = [()] * n
     for r in people:
         i, k = int(r["person"]), int(r["landmark_index"])
         values[i, k] = [
-            float(r[c]) for c in ("x", "y", "z", "visibility", "presence", "world_x", "world_y", "world_z")
+            float(r[c] or 0)
+            for c in ("x", "y", "z", "visibility", "presence", "world_x", "world_y", "world_z")
         ]
         score[i] = float(r["score"])
         track[i] = int(r["track_id"]) if r["track_id"] else -1
@@ -142,4 +157,5 @@ def _frame(rows: list[dict[str, str]]) -> PoseFrame:
         track_id=track,
         timestamp_ms=timestamp,
         flags=flags,
+        skeleton=layout.name,
     )

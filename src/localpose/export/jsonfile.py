@@ -13,7 +13,7 @@ from typing import IO, Any
 import numpy as np
 
 from localpose.result import PoseFrame
-from localpose.schema import LANDMARK_NAMES, NUM_LANDMARKS
+from localpose.schema import DEFAULT_SKELETON, skeleton
 
 __all__ = [
     "SCHEMA_NAME",
@@ -56,6 +56,7 @@ def frame_to_dict(
     z, world = _rounded(frame.z, _UNIT), _rounded(frame.world, _METRES)
     visibility, presence = _rounded(frame.visibility, 4), _rounded(frame.presence, 4)
     scores = _rounded(frame.score, 4)
+    names = frame.layout.names
     people = []
     for i in range(len(frame)):
         people.append(
@@ -77,15 +78,16 @@ def frame_to_dict(
                         "presence": pr,
                     }
                     for name, (x, y), (xn, yn), zk, v, pr in zip(
-                        LANDMARK_NAMES, xy[i], norm[i], z[i], visibility[i], presence[i], strict=True
+                        names, xy[i], norm[i], z[i], visibility[i], presence[i], strict=True
                     )
-                ],
-                "world_landmarks": [
-                    {"name": name, "x": wx, "y": wy, "z": wz}
-                    for name, (wx, wy, wz) in zip(LANDMARK_NAMES, world[i], strict=True)
                 ],
             }
         )
+        if frame.has_world:  # a 2D model (coco17) has none: the key is left out
+            people[-1]["world_landmarks"] = [
+                {"name": name, "x": wx, "y": wy, "z": wz}
+                for name, (wx, wy, wz) in zip(names, world[i], strict=True)
+            ]
     out: dict[str, Any] = {"schema": SCHEMA_NAME, "schema_version": SCHEMA_VERSION}
     if source is not None:
         out["source"] = source
@@ -94,6 +96,7 @@ def frame_to_dict(
     out.update(
         {
             "image": {"width": frame.width, "height": frame.height},
+            "skeleton": frame.skeleton,
             "timestamp_ms": _r(frame.timestamp_ms, 3),
             "people": people,
         }
@@ -113,13 +116,15 @@ def frame_from_dict(data: dict[str, Any]) -> PoseFrame:
         )
     people = data["people"]
     n = len(people)
-    image = np.zeros((n, NUM_LANDMARKS, 5), dtype=np.float32)
-    world = np.zeros((n, NUM_LANDMARKS, 3), dtype=np.float32)
+    layout = skeleton(data.get("skeleton", DEFAULT_SKELETON))  # written since the coco17 skeleton
+    image = np.zeros((n, len(layout), 5), dtype=np.float32)
+    world = np.zeros((n, len(layout), 3), dtype=np.float32)
     for i, person in enumerate(people):
         image[i] = [
             (lm["x"], lm["y"], lm["z"], lm["visibility"], lm["presence"]) for lm in person["landmarks"]
         ]
-        world[i] = [(lm["x"], lm["y"], lm["z"]) for lm in person["world_landmarks"]]
+        if layout.world:
+            world[i] = [(lm["x"], lm["y"], lm["z"]) for lm in person["world_landmarks"]]
     return PoseFrame(
         image_size=(data["image"]["width"], data["image"]["height"]),
         xy=image[:, :, :2],
@@ -131,6 +136,7 @@ def frame_from_dict(data: dict[str, Any]) -> PoseFrame:
         track_id=[-1 if p["track_id"] is None else p["track_id"] for p in people],
         timestamp_ms=data.get("timestamp_ms", 0.0),
         flags=[p.get("flags", []) for p in people],
+        skeleton=layout.name,
     )
 
 

@@ -11,7 +11,6 @@ from typing import Any
 import numpy as np
 
 from localpose.result import PoseFrame
-from localpose.schema import BODY25_FROM_LANDMARKS
 
 __all__ = ["OPENPOSE_FOLDER", "body25_keypoints", "openpose_dict"]
 
@@ -21,8 +20,9 @@ OPENPOSE_FOLDER = "openpose_json"
 
 def body25_keypoints(frame: PoseFrame, person: int) -> np.ndarray:
     """(25, 3) x, y, confidence for one person in BODY_25 order."""
-    out = np.zeros((len(BODY25_FROM_LANDMARKS), 3), dtype=np.float32)
-    for k, sources in enumerate(BODY25_FROM_LANDMARKS):
+    body25 = frame.layout.body25  # keypoints a skeleton lacks (COCO-17's feet) are written as (0, 0, 0)
+    out = np.zeros((len(body25), 3), dtype=np.float32)
+    for k, sources in enumerate(body25):
         if sources:
             idx = list(sources)
             out[k, :2] = frame.xy[person, idx].mean(axis=0)

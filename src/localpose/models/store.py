@@ -289,7 +289,10 @@ def add_model(
         (
             m
             for m in reg.models.values()
-            if known and m.networks["landmarks"] == known.name and not reg.shipped(m)
+            if known
+            and m.family == "blazepose"
+            and m.networks["landmarks"] == known.name
+            and not reg.shipped(m)
         ),
         None,
     )  # a known network that is not shipped (heavy) takes its model's name

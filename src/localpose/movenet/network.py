@@ -16,15 +16,28 @@ NETWORKS = ("movenet-lightning", "movenet-thunder", "movenet-multipose")
 class MoveNetNetwork:
     """A MoveNet .tflite network: int32 (1, H, W, 3) in, its one float32 output out.
 
-    MultiPose's input tensor is resized whenever a new input shape arrives.
+    MultiPose's input tensor is resized whenever a new input shape arrives. `threads` may change
+    between runs (one interpreter is built per thread count, on first use).
     """
 
     def __init__(self, model: str | bytes, threads: int = 1) -> None:
         """`model`: a registry name from `NETWORKS` (hash-checked), or the network's bytes."""
-        content = shipped_network(model) if isinstance(model, str) else model
-        self._network = TFLiteNetwork(content, threads)
+        self._content = shipped_network(model) if isinstance(model, str) else model
+        self._by_threads: dict[int, TFLiteNetwork] = {}
+        self.threads = threads
         (self._output,) = self._network.output_shapes
         self.dynamic = self._network.dynamic_input
+
+    @property
+    def threads(self) -> int:
+        return self._threads
+
+    @threads.setter
+    def threads(self, count: int) -> None:
+        count = max(1, int(count))
+        if count not in self._by_threads:
+            self._by_threads[count] = TFLiteNetwork(self._content, count)
+        self._threads, self._network = count, self._by_threads[count]
 
     @property
     def input_side(self) -> int | None:

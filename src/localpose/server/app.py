@@ -44,7 +44,7 @@ from localpose.export import coco_results, frame_to_dict, write_csv
 from localpose.models import ModelBundle, installed_models
 from localpose.options import EstimatorOptions, option_specs
 from localpose.result import PoseFrame
-from localpose.schema import LANDMARK_NAMES, SKELETON_EDGES
+from localpose.schema import LANDMARK_NAMES, SKELETON_EDGES, SKELETONS
 from localpose.server.analysis_routes import router as analysis_router
 from localpose.server.docs import add_docs_routes
 from localpose.server.jobs import JobNotFoundError, JobStore, StorageFullError
@@ -367,6 +367,10 @@ def _add_health_routes(app: FastAPI, options: ServerOptions, model: ModelBundle,
                 "job_ttl_s": options.job_ttl_s,
             },
             "schema": {"landmarks": list(LANDMARK_NAMES), "edges": [list(e) for e in SKELETON_EDGES]},
+            "skeletons": {
+                k: {"landmarks": list(v.names), "edges": [list(e) for e in v.edges]}
+                for k, v in SKELETONS.items()
+            },
             "style": {"joint": RED, "bone": WHITE, "person_colors": [list(c) for c in PERSON_COLORS]},
             "video_outputs": list(OUTPUT_KINDS),
             "exercises": list(EXERCISES),

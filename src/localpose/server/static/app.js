@@ -303,7 +303,7 @@ function drawSkeletons(ctx, doc, options) {
     ctx.lineWidth = thickness;
     ctx.lineCap = "round";
     ctx.strokeStyle = rgb(bone, alpha);
-    for (const [a, b] of info.schema.edges) {
+    for (const [a, b] of (info.skeletons?.[doc.skeleton] ?? info.schema).edges) {
       if (!shown[a] || !shown[b]) continue;
       ctx.beginPath();
       ctx.moveTo(lm[a].x, lm[a].y);
