@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from localpose.bench.annotated import _oks, load_set, score_frames
 from localpose.blazepose.pipeline import BlazePoseEngine, to_pose_frame
 from localpose.blazepose.regions import ROI_SCALE
 from localpose.crowd import ProposalNetwork, agreement, proposal_roi
 from localpose.estimate import PoseEstimator
+from localpose.evaluation import load_set, oks_matrix, score_frames
 from localpose.images import load_image
 from localpose.metrics import DUPLICATE_OKS
 from localpose.models import ModelBundle
@@ -87,7 +87,7 @@ def test_a_skeleton_that_fits_no_one_scores_low(model: ModelBundle, data_dir: Pa
             if person is None:
                 continue
             frame = to_pose_frame([person], size, 0.0)
-            truth = _oks(frame, image.people).max()
+            truth = oks_matrix(frame, image.people).max()
             fits = agreement(frame, 0, people, k)
             (bad if truth < 0.5 else good if truth >= 0.7 else []).append((fits, person.mean_presence))
     assert len(bad) >= 3 and len(good) >= 10

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from localpose import EstimatorOptions, ModelOptions, PoseEstimator, load_model
-from localpose.bench.images import score_people
+from localpose.evaluation import score_people
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -10,7 +10,7 @@ import av
 import numpy as np
 import pytest
 
-from localpose.bench.images import score_people
+from localpose.evaluation import score_people
 from localpose.images import load_image
 from localpose.metrics import object_keypoint_similarity
 from localpose.movenet import processing as mp

@@ -12,10 +12,10 @@ import pytest
 
 from localpose.analysis import frame_angles, write_bvh
 from localpose.analysis.angles import angle_index, angle_rows
-from localpose.bench.annotated import load_set, score_frames
 from localpose.draw import DrawStyle, SkeletonAnnotator
 from localpose.errors import ModelUnavailableError, NoWorldLandmarksError
 from localpose.estimate import PoseEstimator, VideoPoseEstimator
+from localpose.evaluation import load_set, score_frames
 from localpose.export import coco_results, frame_from_dict, frame_to_dict, read_csv, write_csv
 from localpose.export.openpose import body25_keypoints
 from localpose.models import load_model

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from localpose.bench.images import score_people
 from localpose.estimate import PoseEstimator
+from localpose.evaluation import score_people
 from localpose.metrics import object_keypoint_similarity
 from localpose.models import ModelBundle
 from localpose.multiperson import drop_duplicate_people

@@ -11,13 +11,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from localpose.engine import PoseEngine, RunningMode, create_engine
+from localpose.engine import PoseEngine, RunningMode, create_engine, resolve_runtime
 from localpose.images import ImageSource, load_image, to_rgb
 from localpose.models import ModelBundle, load_model
 from localpose.options import EstimatorOptions, ImageLimits, ModelOptions, default_workers
 from localpose.result import PoseFrame
 
-__all__ = ["MAX_AUTO_THREADS", "PoseEstimator", "VideoPoseEstimator"]
+__all__ = ["MAX_AUTO_THREADS", "PoseEstimator", "VideoPoseEstimator", "compose_engine"]
 
 MAX_AUTO_THREADS = 4
 """With threads=None an estimator uses the cores this process may use, up to this many."""
@@ -27,6 +27,33 @@ def _threads(threads: int | None) -> int:
     if threads is None:
         return min(MAX_AUTO_THREADS, default_workers())
     return max(1, int(threads))
+
+
+def compose_engine(
+    model: ModelBundle, options: EstimatorOptions, mode: RunningMode, threads: int
+) -> PoseEngine:
+    """The engine for `model`, with the stage that finds several people around it when asked:
+
+    - BlazePose on LiteRT: in video mode, MultiPose proposals show the tracker where new
+      people are; in image mode `localpose.crowd.CrowdEngine` runs BlazePose on each proposal
+      (`EstimatorOptions.image_stage`), or the engine's own detector-first search;
+    - MediaPipe Tasks: its closed graph is searched by painting people out (`multiperson`).
+    """
+    several = options.num_poses > 1 and options.multi_person != "single-pass"
+    if model.family == "blazepose" and resolve_runtime(options.runtime) == "litert":
+        from localpose.crowd import CrowdEngine, ProposalRegions
+
+        proposer = ProposalRegions(threads) if mode == "video" and several else None
+        engine = create_engine(model, options, mode, threads, proposer)
+        if mode == "image" and options.image_stage == "proposals":
+            return CrowdEngine(engine, options, threads)  # type: ignore[arg-type]
+        return engine
+    engine = create_engine(model, options, mode, threads)
+    if model.family == "blazepose" and mode == "image" and options.image_stage != "single-pass":
+        from localpose.multiperson import PaintingSearch
+
+        return PaintingSearch(engine, options.num_poses, options.segmentation)
+    return engine
 
 
 @dataclass
@@ -47,7 +74,7 @@ class _EngineOwner:
     ) -> _EngineOwner:
         options = options or EstimatorOptions()
         bundle = model if isinstance(model, ModelBundle) else load_model(model)
-        return cls(options, bundle, create_engine(bundle, options, mode, _threads(threads)))
+        return cls(options, bundle, compose_engine(bundle, options, mode, _threads(threads)))
 
     @property
     def threads(self) -> int:

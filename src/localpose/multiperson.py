@@ -26,6 +26,7 @@ the caller asked for them.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -116,3 +117,27 @@ def search_people(
     best = np.sort(np.argsort(-merged.score, kind="stable")[:num_poses])
     merged = merged[best]
     return merged if keep_masks else merged.replace(masks=None)
+
+
+class PaintingSearch:
+    """A closed landmarker (MediaPipe Tasks) made to look for everyone: `search_people` around
+    its single pass, which must return segmentation masks."""
+
+    def __init__(self, engine: Any, num_poses: int, keep_masks: bool) -> None:
+        self._engine = engine
+        self.mode = engine.mode
+        self._num_poses, self._keep_masks = num_poses, keep_masks
+
+    @property
+    def threads(self) -> int:
+        return self._engine.threads
+
+    @threads.setter
+    def threads(self, count: int) -> None:
+        self._engine.threads = count
+
+    def process(self, rgb: np.ndarray, timestamp_ms: int = 0) -> PoseFrame:
+        return search_people(self._engine.process, rgb, self._num_poses, self._keep_masks)
+
+    def close(self) -> None:
+        self._engine.close()

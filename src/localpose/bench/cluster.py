@@ -200,8 +200,8 @@ def _same(a: object, b: object) -> bool:
 
 def _run(args: argparse.Namespace) -> int:
     from localpose.bench import shared_data
-    from localpose.cli import EXIT_OK, EXIT_USAGE
     from localpose.cluster import require_ray
+    from localpose.errors import EXIT_OK, EXIT_USAGE
 
     require_ray()
     folder = args.folder or shared_data("images")

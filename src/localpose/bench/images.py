@@ -4,7 +4,7 @@ Contenders: `plain` (one pass of the default runtime, what MediaPipe does), `sea
 detector-first search), `proposals` (MoveNet MultiPose proposals, BlazePose landmarks on each:
 the default for several people), `thunder` (the proposals, MoveNet Thunder on each: COCO-17
 keypoints, `--model movenet-thunder`) and `mediapipe` (one pass of MediaPipe Tasks itself, with the
-extra). Sets: `localpose.bench.annotated` (COCO, CrowdPose, PoseTrack, Human3.6M, MediaPipe's
+extra). Sets: `localpose.evaluation` (COCO, CrowdPose, PoseTrack, Human3.6M, MediaPipe's
 golden photo), each scored there: people annotated, found (OKS > 0.5), duplicates,
 predictions matching no one, mean OKS of the found.
 
@@ -23,11 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
-from localpose.bench.annotated import SETS, PeopleScore
+from localpose.evaluation import SETS
 from localpose.options import ModelOptions
-from localpose.result import PoseFrame
 
-__all__ = ["CONTENDERS", "PeopleScore", "register", "run_benchmark", "score_people"]
+__all__ = ["CONTENDERS", "register", "run_benchmark"]
 
 THUNDER = "movenet-thunder"
 CONTENDERS: dict[str, tuple[str, str]] = {
@@ -38,16 +37,6 @@ CONTENDERS: dict[str, tuple[str, str]] = {
 }
 """Name: (multi-person mode, runtime), run side by side; `thunder` runs MoveNet Thunder on the
 proposals (model movenet-thunder, COCO-17), the others the chosen BlazePose model."""
-
-
-def score_people(frames: dict[int, PoseFrame], truth: dict) -> PeopleScore:
-    """Score predicted frames (by COCO image id) against COCO keypoint annotations
-    (`localpose.bench.annotated.score_frames` on the images that have a frame)."""
-    from localpose.bench.annotated import images_from_coco, score_frames
-
-    by_id = {image["id"]: image for image in truth["images"]}
-    document = {**truth, "images": [by_id[image_id] for image_id in frames]}
-    return score_frames(list(frames.values()), images_from_coco(document, Path()))
 
 
 def register(benches: argparse._SubParsersAction) -> None:
@@ -98,9 +87,9 @@ def run_benchmark(
     MediaPipe Tasks runs in a round of its own: its graph threads keep a core busy for a
     while after each call, which would slow whichever contender ran next.
     """
-    from localpose.bench.annotated import load_set, score_frames
     from localpose.engine import mediapipe_version
     from localpose.estimate import PoseEstimator
+    from localpose.evaluation import load_set, score_frames
     from localpose.images import load_image
     from localpose.models import load_model
     from localpose.options import EstimatorOptions

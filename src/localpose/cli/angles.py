@@ -47,7 +47,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from localpose.analysis.angles import person_angles, write_angles_csv
-    from localpose.cli import EXIT_FAILED_INPUTS, EXIT_OK
+    from localpose.errors import EXIT_FAILED_INPUTS, EXIT_OK
 
     frames = load_poses(args.input, args)
     if args.csv:

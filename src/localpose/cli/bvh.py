@@ -38,7 +38,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from localpose.analysis.bvh import write_bvh
-    from localpose.cli import EXIT_OK
+    from localpose.errors import EXIT_OK
 
     frames = load_poses(args.input, args)
     out = args.out or Path(f"{args.input.stem}.bvh")

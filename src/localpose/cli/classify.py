@@ -66,8 +66,7 @@ def run_train(args: argparse.Namespace) -> int:
 
     from localpose.analysis.classify import PoseClassifier, frame_features
     from localpose.analysis.series import PersonSeries
-    from localpose.cli import EXIT_FAILED_INPUTS, EXIT_OK
-    from localpose.errors import InvalidInputError, InvalidOptionError
+    from localpose.errors import EXIT_FAILED_INPUTS, EXIT_OK, InvalidInputError, InvalidOptionError
 
     if args.every < 1:
         raise InvalidOptionError("--every must be at least 1")
@@ -113,7 +112,7 @@ def run_train(args: argparse.Namespace) -> int:
 def run_predict(args: argparse.Namespace) -> int:
     from localpose.analysis.classify import PoseClassifier, classify_people, label_segments, label_series
     from localpose.analysis.series import PersonSeries
-    from localpose.cli import EXIT_FAILED_INPUTS, EXIT_OK
+    from localpose.errors import EXIT_FAILED_INPUTS, EXIT_OK
 
     model = PoseClassifier.load(args.classifier)
     failures = 0

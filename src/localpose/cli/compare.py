@@ -58,8 +58,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from localpose.analysis.similarity import SimilarityOptions, compare_motions, compare_poses
-    from localpose.cli import EXIT_OK
-    from localpose.errors import InvalidInputError
+    from localpose.errors import EXIT_OK, InvalidInputError
 
     options = SimilarityOptions(space=args.space, tolerance=args.tolerance, allow_mirror=args.allow_mirror)
     a, b = load_poses(args.reference, args), load_poses(args.other, args)

@@ -52,8 +52,8 @@ def _version(package: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from localpose.cli import EXIT_FAILED_INPUTS, EXIT_OK
     from localpose.engine import resolve_runtime
+    from localpose.errors import EXIT_FAILED_INPUTS, EXIT_OK
     from localpose.estimate import PoseEstimator
     from localpose.models import load_model
     from localpose.netguard import forbid_network

@@ -171,7 +171,7 @@ class _Outputs:
 
 
 def run(args: argparse.Namespace) -> int:
-    from localpose.cli import EXIT_FAILED_INPUTS, EXIT_OK
+    from localpose.errors import EXIT_FAILED_INPUTS, EXIT_OK
 
     formats = args.format
     inputs, problems = collect_inputs(args.paths)

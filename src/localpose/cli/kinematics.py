@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     from localpose.analysis.kinematics import KinematicsOptions, check_available, run_kinematics
     from localpose.analysis.motion import angle_table, body_motion, marker_trajectories
     from localpose.analysis.series import PersonSeries
-    from localpose.cli import EXIT_OK
+    from localpose.errors import EXIT_OK
     from localpose.export.mot import write_mot
     from localpose.export.trc import write_trc
 

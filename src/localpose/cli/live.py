@@ -37,7 +37,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from localpose.cli import EXIT_FAILED_INPUTS, EXIT_OK
+    from localpose.errors import EXIT_FAILED_INPUTS, EXIT_OK
     from localpose.export import frame_to_dict
     from localpose.live import LiveSession
     from localpose.video.io import DecodeReport, read_source

@@ -44,7 +44,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from localpose.analysis.reps import RepOptions, count_reps
-    from localpose.cli import EXIT_FAILED_INPUTS, EXIT_OK
+    from localpose.errors import EXIT_FAILED_INPUTS, EXIT_OK
 
     frames = load_poses(args.input, args)
     report = count_reps(frames, args.exercise, RepOptions(space=args.space), track_id=args.track)

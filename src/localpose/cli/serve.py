@@ -82,7 +82,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from localpose.cli import EXIT_OK
+    from localpose.errors import EXIT_OK
     from localpose.models import load_model
     from localpose.server import ServerOptions, create_app
 

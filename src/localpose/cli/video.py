@@ -162,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
 def _run_videos(args: argparse.Namespace, model: ModelBundle, pool: VideoPool | None) -> int:
     from dataclasses import replace
 
-    from localpose.cli import EXIT_FAILED_INPUTS, EXIT_OK
+    from localpose.errors import EXIT_FAILED_INPUTS, EXIT_OK
     from localpose.manifest import Manifest, fingerprint
     from localpose.video import process_video
     from localpose.video.outputs import output_paths

@@ -44,13 +44,18 @@ def resolve_runtime(choice: RuntimeChoice) -> Runtime:
 
 
 def create_engine(
-    model: ModelBundle, options: EstimatorOptions, mode: RunningMode = "image", threads: int = 1
+    model: ModelBundle,
+    options: EstimatorOptions,
+    mode: RunningMode = "image",
+    threads: int = 1,
+    proposer: object | None = None,
 ) -> PoseEngine:
-    """An engine running `model` with these options on the runtime `options.runtime` names.
+    """The family's engine running `model` on the runtime `options.runtime` names.
 
     `threads`: how many threads each network may use (LiteRT; MediaPipe Tasks uses one).
-    The pipeline follows `model.family`; for BlazePose in image mode with several people,
-    `localpose.crowd` wraps it (MultiPose proposals, `EstimatorOptions.image_stage`).
+    `proposer` (BlazePose on LiteRT, video mode): where to look for people the tracker lacks
+    (`localpose.crowd.ProposalRegions`). Stages around the engine (several people per image)
+    are composed by `localpose.estimate`, not here.
     """
     if model.family not in FAMILIES:
         raise ModelUnavailableError(
@@ -70,15 +75,5 @@ def create_engine(
         return MediaPipeEngine(model, options, mode)
     from localpose.blazepose.pipeline import BlazePoseEngine
 
-    proposer = None
-    if mode == "video" and options.num_poses > 1 and options.multi_person != "single-pass":
-        from localpose.crowd import ProposalRegions
-
-        proposer = ProposalRegions(threads)
     networks = model.networks
-    engine = BlazePoseEngine(networks["detector"], networks["landmarks"], options, mode, threads, proposer)
-    if mode == "image" and options.image_stage == "proposals":
-        from localpose.crowd import CrowdEngine
-
-        return CrowdEngine(engine, options, threads)
-    return engine
+    return BlazePoseEngine(networks["detector"], networks["landmarks"], options, mode, threads, proposer)

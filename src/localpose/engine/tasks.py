@@ -21,7 +21,6 @@ import numpy as np
 from localpose.engine.interface import RunningMode, VideoClock, check_rgb
 from localpose.errors import ModelUnavailableError
 from localpose.models import BUNDLE_ENTRIES, ModelBundle
-from localpose.multiperson import search_people
 from localpose.options import EstimatorOptions
 from localpose.result import PoseFrame
 from localpose.schema import NUM_LANDMARKS
@@ -119,8 +118,9 @@ class MediaPipeEngine:
         from mediapipe.tasks.python import BaseOptions, vision
 
         running_mode = {"image": vision.RunningMode.IMAGE, "video": vision.RunningMode.VIDEO}[mode]
-        # Images are searched for people by painting found ones out (localpose.multiperson): masks
-        # needed. Tasks' closed graph takes no regions, so it searches where LiteRT uses proposals.
+        # Images are searched for people by painting found ones out (localpose.multiperson, composed
+        # by localpose.estimate): that needs masks. Tasks' closed graph takes no regions, so it
+        # searches where LiteRT uses proposals.
         self._searches_images = options.image_stage != "single-pass" and mode == "image"
         landmarker_options = vision.PoseLandmarkerOptions(
             base_options=BaseOptions(model_asset_buffer=task_bundle_for(model)),
@@ -149,10 +149,8 @@ class MediaPipeEngine:
         del count
 
     def process(self, rgb: np.ndarray, timestamp_ms: int = 0) -> PoseFrame:
-        """Run the landmarker on one RGB uint8 image (searched for people when the options say so)."""
+        """Run the landmarker once on one RGB uint8 image."""
         check_rgb(rgb)
-        if self._searches_images:
-            return search_people(self._landmark, rgb, self.options.num_poses, self.options.segmentation)
         return self._landmark(rgb, timestamp_ms)
 
     def _landmark(self, rgb: np.ndarray, timestamp_ms: int = 0) -> PoseFrame:

@@ -35,7 +35,7 @@ from localpose.video.io import (
 
 if TYPE_CHECKING:
     from localpose.analysis.motion import MotionOptions
-    from localpose.video.pipeline import ProgressCallback, VideoOptions
+    from localpose.video.options import ProgressCallback, VideoOptions
 
 __all__ = ["output_paths", "render_video", "write_outputs"]
 
@@ -272,7 +272,7 @@ def write_outputs(
     cancel: threading.Event | None,
 ) -> dict[str, Path]:
     """Write every output kind in `options.outputs` (the MP4 in `workers` segments); returns kind -> path."""
-    from localpose.video.pipeline import VideoProgress
+    from localpose.video.options import VideoProgress
 
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = output_paths(source, out_dir)

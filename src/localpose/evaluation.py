@@ -1,4 +1,4 @@
-"""The annotated photo sets in ../shared/data, read as one shape, and people scored against them.
+"""Evaluation: annotated photo sets read as one shape, and predicted people scored against them.
 
 Every set's people become `AnnotatedPerson`s in COCO-17 keypoint order (only the keypoints a
 set labels are visible), so one scorer serves all of them:
@@ -40,7 +40,9 @@ __all__ = [
     "coco17_keypoints",
     "images_from_coco",
     "load_set",
+    "oks_matrix",
     "score_frames",
+    "score_people",
 ]
 
 MIN_KEYPOINTS = 5
@@ -173,7 +175,7 @@ def load_set(data: Path, name: str) -> list[AnnotatedImage]:
     raise ValueError(f"unknown annotated set {name!r}; expected one of {', '.join(SETS)}")
 
 
-def _oks(frame: PoseFrame, people: tuple[AnnotatedPerson, ...]) -> np.ndarray:
+def oks_matrix(frame: PoseFrame, people: tuple[AnnotatedPerson, ...]) -> np.ndarray:
     predicted = coco17_keypoints(frame)
     out = np.zeros((len(frame), len(people)))
     for j, person in enumerate(people):
@@ -190,7 +192,7 @@ def score_frames(frames: list[PoseFrame], images: list[AnnotatedImage]) -> Peopl
     matched: list[float] = []
     for frame, image in zip(frames, images, strict=True):
         annotated += len(image.people)
-        oks = _oks(frame, image.people)
+        oks = oks_matrix(frame, image.people)
         taken: set[int] = set()
         boxes = frame.boxes
         for i in np.argsort(-oks.max(axis=1)) if len(image.people) and len(frame) else range(len(frame)):
@@ -205,3 +207,11 @@ def score_frames(frames: list[PoseFrame], images: list[AnnotatedImage]) -> Peopl
         found += len(taken)
     mean = float(np.mean(matched)) if matched else 0.0
     return PeopleScore(annotated, found, duplicates, unmatched, mean)
+
+
+def score_people(frames: dict[int, PoseFrame], truth: dict) -> PeopleScore:
+    """Score predicted frames (by COCO image id) against a COCO keypoint annotation document
+    (`score_frames` on the images that have a frame)."""
+    by_id = {image["id"]: image for image in truth["images"]}
+    document = {**truth, "images": [by_id[image_id] for image_id in frames]}
+    return score_frames(list(frames.values()), images_from_coco(document, Path()))
