@@ -82,5 +82,5 @@ def test_live_command_reads_a_stream(http_stream: str, tmp_path: Path, model: Mo
 
 def test_live_command_unreachable_stream_fails_cleanly(tmp_path: Path, capsys) -> None:
     code = main(["live", "http://127.0.0.1:9/none.mp4", "--model-cache", str(tmp_path)])
-    assert code == 2
+    assert code == 1  # a source that cannot be opened is a failed input (InvalidVideoError)
     assert "cannot open" in capsys.readouterr().err
