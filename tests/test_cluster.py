@@ -91,7 +91,7 @@ def test_images_on_the_cluster_equal_a_local_run_and_resume(
     assert "2_notes.jpg: not a supported image" in err
     assert "52 image(s) processed, 1 failed" in err
     produced = _files(out)
-    assert len(produced) == 52 + 2  # one JSON per photo, keypoints.csv, coco_results.json
+    assert len(produced) == 52 + 3  # one JSON per photo, keypoints.csv, coco_results.json, coco_images.json
     assert produced == local_images  # byte for byte
     assert not list(out.rglob(".*.partial*"))
 
@@ -232,7 +232,8 @@ def test_a_node_killed_mid_run_loses_no_image(
     err = capsys.readouterr().err
     assert "52 image(s) processed, 1 failed" in err
     retried = [r.getMessage() for r in caplog.records if "handed to another actor" in r.getMessage()]
-    assert len(retried) == 1 and "after 1 actor(s) were lost" in retried[0], (err, caplog.text)
+    # at least one hand-over; under load Ray may report the node's actor lost more than once
+    assert retried and all("actor(s) were lost" in message for message in retried), (err, caplog.text)
     print(retried[0])  # the figure for the record: how many photos went to the surviving actor
     assert _files(out) == local_images  # every output present, byte for byte
 
