@@ -234,9 +234,9 @@ def create_app(options: ServerOptions, model: ModelBundle) -> FastAPI:
             yield
         finally:
             sweeper.cancel()
+            await pool.close()
             warm.cancel()
-            await asyncio.to_thread(pool.close)
-            jobs.close()
+            await asyncio.to_thread(jobs.close)
 
     app = FastAPI(
         title="localpose",
@@ -285,10 +285,12 @@ def _add_health_routes(app: FastAPI, options: ServerOptions, model: ModelBundle,
 
     @app.get("/readyz", tags=["health"])
     async def readyz() -> JSONResponse:
-        """The model is loaded in every worker (503 until then)."""
+        """Every worker is up with the model loaded (503 while starting or replacing a dead one)."""
         if not pool.ready:
-            return _error_response(503, "starting", "the estimator workers are still loading the model")
-        return JSONResponse({"status": "ready", "workers": pool.workers})
+            code = "recovering" if pool.was_ready else "starting"
+            message = f"{pool.alive} of {pool.workers} estimator workers have loaded the model"
+            return _error_response(503, code, message)
+        return JSONResponse({"status": "ready", "workers": pool.workers, "restarts": pool.restarts})
 
     @app.get(f"{API}/info", tags=["info"])
     async def info() -> dict[str, Any]:
