@@ -53,6 +53,15 @@ def register(commands: argparse._SubParsersAction) -> None:
         metavar="ORIGIN",
         help="allow this browser origin (repeatable)",
     )
+    parser.add_argument(
+        "--allowed-hosts",
+        default="",
+        metavar="NAMES",
+        help=(
+            "comma-separated host names the Host header may carry, or * for any (default: the bind "
+            "address; localhost, 127.0.0.1 and ::1 for a loopback bind; any name for 0.0.0.0)"
+        ),
+    )
     parser.add_argument("--certfile", type=Path, help="TLS certificate (PEM) for HTTPS")
     parser.add_argument("--keyfile", type=Path, help="TLS private key (PEM) for HTTPS")
     parser.add_argument(
@@ -85,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
     from localpose.cli import EXIT_OK
     from localpose.models import load_model
     from localpose.server import ServerOptions, create_app
+    from localpose.server.guard import guarded_protocol
 
     options = ServerOptions(
         host=args.host,
@@ -101,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
         limits=ImageLimits(max_bytes=int(args.max_image_mb * 1024**2), max_pixels=args.max_pixels),
         job_ttl_s=args.job_ttl,
         runtime=args.runtime,
+        allowed_hosts=tuple(h.strip() for h in args.allowed_hosts.split(",") if h.strip()),
     )
     model = load_model(options.model)
     app = create_app(options, model)
@@ -110,6 +121,12 @@ def run(args: argparse.Namespace) -> int:
         f"(API docs at /docs, {options.workers} worker(s), model {model.name})",
         file=sys.stderr,
     )
+    if options.host in ("0.0.0.0", "::") and options.api_key is None:
+        print(
+            f"localpose: warning: listening on all interfaces ({options.host}) without --api-key: "
+            "anyone on the network can use this server",
+            file=sys.stderr,
+        )
     uvicorn.run(
         app,
         host=options.host,
@@ -118,5 +135,8 @@ def run(args: argparse.Namespace) -> int:
         ssl_keyfile=str(options.keyfile) if options.keyfile else None,
         log_level="warning",
         timeout_graceful_shutdown=5,
+        http=guarded_protocol(options.header_timeout_s),
+        timeout_keep_alive=5,
+        ws_max_size=options.limits.max_bytes,
     )
     return EXIT_OK

@@ -258,7 +258,6 @@ async function startCamera() {
   const key = $("api-key").value.trim();
   const query = new URLSearchParams({ num_poses: "1" });
   if (exercise) query.set("exercise", exercise);
-  if (key) query.set("api_key", key);
   const socket = new WebSocket(`${protocol}://${location.host}/api/v1/live?${query}`);
   socket.binaryType = "arraybuffer";
   const grab = document.createElement("canvas");
@@ -272,7 +271,10 @@ async function startCamera() {
     cam.busy = true;
     grab.toBlob((blob) => blob.arrayBuffer().then((b) => socket.send(b)), "image/jpeg", 0.8);
   };
-  socket.onopen = () => { setStatus("cam-status", t("camOn")); send(); };
+  socket.onopen = () => {
+    if (key) socket.send(JSON.stringify({ api_key: key }));  // never in the URL
+    setStatus("cam-status", t("camOn")); send();
+  };
   socket.onmessage = (event) => {
     cam.busy = false;
     const doc = JSON.parse(event.data);
