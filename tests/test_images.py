@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from localpose.errors import ImageTooLargeError, InvalidImageError
+from localpose.estimate import PoseEstimator
 from localpose.images import decode_image, load_image, to_rgb
 from localpose.options import ImageLimits
 
@@ -128,3 +129,18 @@ def test_unreadable_paths_are_invalid_images(tmp_path):
     folder.mkdir()
     with pytest.raises(InvalidImageError, match=r"cannot read .*photo\.jpg: Is a directory"):
         load_image(folder)
+
+
+def test_sides_the_pipeline_cannot_take_are_our_error_not_opencvs(model):
+    """A panorama inside the pixel limit but with a side of 32767 px or more (OpenCV's warps
+    need sides below SHRT_MAX) is an InvalidImageError from the header, from an array, and
+    from the estimator; 32766 still works."""
+    with pytest.raises(InvalidImageError, match="sides longer than 32766"):
+        decode_image(_png_header_only(36_000, 1000))
+    wide = np.broadcast_to(np.zeros((1, 1, 3), np.uint8), (1000, 32_767, 3))  # no memory behind it
+    with pytest.raises(InvalidImageError, match="32767x1000"):
+        to_rgb(wide)
+    with PoseEstimator(model=model) as estimator:
+        with pytest.raises(InvalidImageError, match="sides longer"):
+            estimator.estimate(np.zeros((32_767, 4, 3), np.uint8))
+        assert len(estimator.estimate(np.full((8, 32_766, 3), 128, np.uint8))) == 0
