@@ -9,6 +9,7 @@ from pathlib import Path
 
 from localpose.cli.common import add_model_arguments, add_runtime_argument, model_options
 from localpose.options import ImageLimits, default_workers
+from localpose.server.options import ServerOptions
 
 __all__ = ["register"]
 
@@ -70,6 +71,37 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--job-ttl", type=float, default=3600.0, help="seconds a video job is kept (default 3600)"
     )
+    server = ServerOptions()
+    parser.add_argument(
+        "--jobs-max-mb",
+        type=float,
+        default=server.jobs_max_bytes / 1024**2,
+        help="space for all video jobs, uploads and results, in MiB (default %(default)g)",
+    )
+    parser.add_argument(
+        "--video-max-mb",
+        type=float,
+        default=server.video_max_bytes / 1024**2,
+        help="largest video upload in MiB (default %(default)g)",
+    )
+    parser.add_argument(
+        "--live-idle",
+        type=float,
+        default=server.live_idle_s,
+        help="seconds a live WebSocket may send nothing before it is closed (default %(default)g)",
+    )
+    parser.add_argument(
+        "--header-timeout",
+        type=float,
+        default=server.header_timeout_s,
+        help="seconds a client has to send its request headers (default %(default)g)",
+    )
+    parser.add_argument(
+        "--body-timeout",
+        type=float,
+        default=server.body_timeout_s,
+        help="seconds a request body may pause before the request is dropped (default %(default)g)",
+    )
     defaults = ImageLimits()
     parser.add_argument(
         "--max-image-mb",
@@ -93,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
 
     from localpose.cli import EXIT_OK
     from localpose.models import load_model
-    from localpose.server import ServerOptions, create_app
+    from localpose.server import create_app
     from localpose.server.guard import guarded_protocol
 
     options = ServerOptions(
@@ -112,6 +144,11 @@ def run(args: argparse.Namespace) -> int:
         job_ttl_s=args.job_ttl,
         runtime=args.runtime,
         allowed_hosts=tuple(h.strip() for h in args.allowed_hosts.split(",") if h.strip()),
+        jobs_max_bytes=int(args.jobs_max_mb * 1024**2),
+        video_max_bytes=int(args.video_max_mb * 1024**2),
+        live_idle_s=args.live_idle,
+        header_timeout_s=args.header_timeout,
+        body_timeout_s=args.body_timeout,
     )
     model = load_model(options.model)
     app = create_app(options, model)

@@ -24,7 +24,7 @@ from fastapi.staticfiles import StaticFiles
 
 from localpose import __version__
 from localpose.draw import PERSON_COLORS, RED, WHITE
-from localpose.errors import ImageTooLargeError, InvalidOptionError, LocalposeError
+from localpose.errors import ImageTooLargeError, InvalidOptionError, InvalidVideoError, LocalposeError
 from localpose.export import coco_results, frame_to_dict, write_csv
 from localpose.models import ModelBundle
 from localpose.options import EstimatorOptions
@@ -266,7 +266,12 @@ def _add_video_routes(app: FastAPI, options: ServerOptions, jobs: JobStore) -> N
             size = await receive_video(request, job.upload_path, job.reserved)
             from localpose.video import probe
 
-            info = await asyncio.to_thread(probe, job.upload_path)  # InvalidVideoError (422) now
+            try:
+                info = await asyncio.to_thread(probe, job.upload_path)  # a 422 now, not in the job
+            except InvalidVideoError:  # its message names the server's folder: say it plainly
+                raise InvalidVideoError(
+                    "the upload is not a video that can be decoded (MP4, MOV, AVI, WebM or MKV)"
+                ) from None
             jobs.resize(job, size + result_budget(info, video_options))
         except ImageTooLargeError as exc:
             await asyncio.to_thread(jobs.delete, job.id)

@@ -25,9 +25,24 @@ from localpose.errors import (
 from localpose.server.jobs import JobNotFoundError, StorageFullError
 from localpose.server.pool import RequestTimeoutError
 
-__all__ = ["ApiError", "error_body", "error_response", "install_error_handlers", "status_of"]
+__all__ = [
+    "ApiError",
+    "BodyTimeoutError",
+    "error_body",
+    "error_response",
+    "install_error_handlers",
+    "status_of",
+]
+
+
+class BodyTimeoutError(InvalidInputError):
+    """The client stopped sending its request body."""
+
+    code = "body_timeout"
+
 
 _STATUS: dict[type[LocalposeError], int] = {
+    BodyTimeoutError: 408,
     ImageTooLargeError: 413,
     InvalidVideoError: 422,
     InvalidImageError: 422,

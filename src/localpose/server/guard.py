@@ -17,8 +17,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from starlette.datastructures import Headers
 
-from localpose.errors import InvalidInputError
-from localpose.server.errors import error_body
+from localpose.server.errors import BodyTimeoutError, error_body
 from localpose.server.options import ServerOptions
 
 __all__ = ["CSP", "ServiceGuard", "allowed_hosts", "guarded_protocol"]
@@ -39,12 +38,6 @@ _SECURITY_HEADERS = (
 )
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 _ANY_ADDRESS = frozenset({"0.0.0.0", "::", ""})
-
-
-class BodyTimeoutError(InvalidInputError):
-    """The client stopped sending its request body."""
-
-    code = "body_timeout"
 
 
 def allowed_hosts(options: ServerOptions) -> frozenset[str] | None:

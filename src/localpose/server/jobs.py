@@ -235,7 +235,8 @@ class JobStore:
         try:
             report = process_video(job.upload_path, out, options, self.model, self._watch(job), job.cancel)
         except LocalposeError as exc:
-            self._fail(job, exc.code, str(exc).replace(str(job.folder), job.filename))
+            message = str(exc).replace(str(job.upload_path), job.filename).replace(str(job.folder), "")
+            self._fail(job, exc.code, message)
             return
         except BrokenProcessPool:
             self._fail(job, "worker_lost", "a video worker process stopped (out of memory?); try again")
