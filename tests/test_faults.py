@@ -700,3 +700,61 @@ def test_varied_options_cannot_exhaust_a_worker(
     )
     assert max(b - a for a, b in zip(middle, after, strict=True)) < 40
     assert max(after) < 900
+
+
+def test_killed_video_worker_fails_only_its_job(fault_server: RunningServer, data_dir: Path) -> None:
+    """SIGKILL of one of a video job's worker processes: that job fails with a JSON error
+    (worker_lost), the next job runs to the end."""
+    estimators = set(_estimator_workers(fault_server))
+    with httpx.Client(base_url=fault_server.url, timeout=60) as client:
+        job = client.post(f"{API}/videos", content=_short_video(data_dir)).json()
+        deadline = time.monotonic() + 60
+        video_workers: set[int] = set()
+        while not video_workers and time.monotonic() < deadline:
+            video_workers = {
+                pid
+                for pid in descendants(fault_server.process.pid) - estimators
+                if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
+            }
+            time.sleep(0.05)
+        assert video_workers, "the job started its worker processes"
+        time.sleep(0.5)
+        os.kill(min(video_workers), signal.SIGKILL)
+        failed = _wait_job(client, job["id"])
+        assert failed["state"] == "failed" and failed["error"]["code"] == "worker_lost", failed
+        assert not any(bad in failed["error"]["message"] for bad in _FORBIDDEN_IN_MESSAGES)
+        again = client.post(f"{API}/videos", content=_short_video(data_dir)).json()
+        assert _wait_job(client, again["id"])["state"] == "done"
+        assert client.get("/readyz").status_code == 200
+
+
+def _wait_job(client: httpx.Client, job_id: str) -> dict:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        job = client.get(f"{API}/videos/{job_id}").json()
+        if job["state"] in ("done", "failed", "cancelled"):
+            return job
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} did not finish")
+
+
+def test_a_worker_stuck_past_twice_the_timeout_is_replaced(
+    model_cache: Path, tmp_path: Path, pose_jpg: Path
+) -> None:
+    """With a 0.05 s timeout a multi-person search on a 3000x2000 photo times out (JSON 504);
+    its worker, still busy at 0.1 s, is killed and replaced."""
+    big = encoded(Image.open(pose_jpg).convert("RGB").resize((3000, 2000)), "JPEG", quality=90)
+    server = start_server(model_cache, tmp_path, ["--workers", "1", "--timeout", "0.05"])
+    try:
+        with httpx.Client(base_url=server.url, timeout=60) as client:
+            reply = client.post(f"{API}/pose", content=big, params={"num_poses": "5"})
+            assert check_error(reply.status_code, reply.content, reply.headers)["code"] == "timeout"
+            assert reply.status_code == 504
+            deadline = time.monotonic() + 60
+            ready = client.get("/readyz")
+            while time.monotonic() < deadline and not (ready.status_code == 200 and ready.json()["restarts"]):
+                time.sleep(0.1)
+                ready = client.get("/readyz")
+            assert ready.json()["restarts"] == 1
+    finally:
+        server.stop()

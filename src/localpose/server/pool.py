@@ -8,7 +8,9 @@ Images travel to the workers as the bytes that were uploaded, and are decoded th
 
 A worker that dies (the out-of-memory killer, a native crash) costs only the request it was
 running, which gets `WorkerLostError` (503); the pool starts a replacement at once and is
-not `ready` until it has loaded the model. Workers end by themselves when the server dies.
+not `ready` until it has loaded the model. A worker still busy with a request twice its
+timeout after it started is killed (and so replaced). Workers end by themselves when the
+server dies.
 """
 
 from __future__ import annotations
@@ -197,6 +199,7 @@ class _Job:
     fn: Callable[..., Any]
     args: tuple
     started: bool = False
+    worker: _Worker | None = None
 
 
 class EstimatorPool:
@@ -302,7 +305,7 @@ class EstimatorPool:
             worker = await self._idle.get()
             if worker.dead:
                 continue
-            job.started = True
+            job.started, job.worker = True, worker
             try:
                 return await loop.run_in_executor(self._threads, worker.call, job.fn, job.args)
             except _NotDeliveredError:
@@ -332,7 +335,15 @@ class EstimatorPool:
         except asyncio.TimeoutError:  # not the builtin TimeoutError on Python 3.10
             if not job.started:
                 task.cancel()
+            else:  # still computing: if it is still at it after another `timeout`, it is stuck
+                asyncio.get_running_loop().call_later(timeout, self._kill_if_stuck, job, task)
             raise RequestTimeoutError(f"the request took longer than {timeout:g} s") from None
+
+    def _kill_if_stuck(self, job: _Job, task: asyncio.Task) -> None:
+        """Kill the worker of a request that outlived twice its timeout (it is then replaced)."""
+        if not task.done() and job.worker is not None and not job.worker.dead:
+            _log.warning("estimator worker %d is stuck on a request; killing it", job.worker.index)
+            job.worker.process.kill()
 
     async def close(self) -> None:
         """Stop every worker (those busy are killed after a few seconds)."""
