@@ -353,6 +353,18 @@ def _raw_cases(url: str) -> list[tuple[str, bytes, set[int], dict]]:
         ),
         ("idle connection", b"", {408}, {}),
         (
+            "2 MB header",
+            b"GET /healthz HTTP/1.1\r\nHost: " + host.encode() + b"\r\nX: " + b"a" * 2_000_000,
+            {431},
+            {},
+        ),
+        (
+            "20,000 headers",
+            b"GET /healthz HTTP/1.1\r\nHost: " + host.encode() + b"\r\n" + b"X-A: b\r\n" * 20_000 + b"\r\n",
+            {431},
+            {},
+        ),
+        (
             "WebSocket with an evil Host",
             b"GET /api/v1/live HTTP/1.1\r\nHost: evil.example\r\nUpgrade: websocket\r\n"
             b"Connection: Upgrade\r\n"

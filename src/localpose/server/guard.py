@@ -20,7 +20,7 @@ from starlette.datastructures import Headers
 from localpose.server.errors import BodyTimeoutError, error_body
 from localpose.server.options import ServerOptions
 
-__all__ = ["CSP", "ServiceGuard", "allowed_hosts", "guarded_protocol"]
+__all__ = ["CSP", "MAX_HEADER_BYTES", "ServiceGuard", "allowed_hosts", "guarded_protocol"]
 
 _log = logging.getLogger("localpose.server")
 
@@ -208,14 +208,31 @@ def _protocol_base() -> type:
     return HttpToolsProtocol
 
 
+MAX_HEADER_BYTES = 64 * 1024
+"""Request line and headers of one request; more is a 431."""
+
+
 def guarded_protocol(header_timeout_s: float) -> type:
-    """uvicorn's httptools protocol, with a deadline on request headers and JSON 400s."""
+    """uvicorn's httptools protocol, with a deadline and a size limit on request headers and
+    JSON errors instead of plain text."""
     base = _protocol_base()
 
     class GuardedHttpProtocol(base):  # type: ignore[misc, valid-type]
-        """Drops a request whose headers take longer than the deadline (JSON 408)."""
+        """Drops a request whose headers take longer than the deadline (JSON 408) or pass
+        `MAX_HEADER_BYTES` (JSON 431)."""
 
         _header_timer: asyncio.TimerHandle | None = None
+        _header_bytes = 0
+
+        def data_received(self, data: bytes) -> None:
+            waiting = self._header_timer is not None
+            super().data_received(data)
+            if waiting and self._header_timer is not None:  # the headers are still incomplete
+                self._header_bytes += len(data)
+                if self._header_bytes > MAX_HEADER_BYTES and not self.transport.is_closing():
+                    self._cancel_header_timer()
+                    message = f"the request headers are over {MAX_HEADER_BYTES} bytes"
+                    self._write_json(431, "headers_too_large", message)
 
         def connection_made(self, transport: asyncio.Transport) -> None:
             super().connection_made(transport)
@@ -227,6 +244,7 @@ def guarded_protocol(header_timeout_s: float) -> type:
 
         def _arm_header_timer(self) -> None:
             self._cancel_header_timer()
+            self._header_bytes = 0
             self._header_timer = self.loop.call_later(header_timeout_s, self._headers_too_slow)
 
         def on_headers_complete(self) -> None:
@@ -253,7 +271,9 @@ def guarded_protocol(header_timeout_s: float) -> type:
 
         def _write_json(self, status: int, code: str, message: str) -> None:
             body = json.dumps(error_body(code, message)).encode()
-            reason = {400: b"Bad Request", 408: b"Request Timeout"}[status]
+            reason = {400: b"Bad Request", 408: b"Request Timeout", 431: b"Request Header Fields Too Large"}[
+                status
+            ]
             head = [b"HTTP/1.1 %d %s\r\n" % (status, reason)]
             head += [b"%s: %s\r\n" % (k, v) for k, v in self.server_state.default_headers]
             head += [b"content-type: application/json\r\n", b"content-length: %d\r\n" % len(body)]
