@@ -5,9 +5,7 @@ from __future__ import annotations
 import io
 import json
 import socket
-import struct
 import time
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -102,21 +100,6 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
-
-
-def png_header(width: int, height: int) -> bytes:
-    """A tiny PNG whose header claims `width` x `height` (a bomb's header, or an odd shape)."""
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(b""))
-        + chunk(b"IEND", b"")
-    )
 
 
 def encoded(image: Image.Image, fmt: str, **kwargs) -> bytes:

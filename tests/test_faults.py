@@ -30,12 +30,12 @@ from fault_support import (
     descendants,
     encoded,
     multipart,
-    png_header,
     raw_request,
     rss_mb,
     still_running,
     wait_gone,
 )
+from image_support import png_header
 from localpose.server.jobs import result_budget
 from localpose.video import VideoOptions, probe
 from server_support import RunningServer, start_server

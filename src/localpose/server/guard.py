@@ -166,38 +166,26 @@ class ServiceGuard:
 
 
 async def _send_json(
-    send: Any, status: int, code: str, message: str, headers: list[tuple[bytes, bytes]] = ()
+    send: Any,
+    status: int,
+    code: str,
+    message: str,
+    headers: list[tuple[bytes, bytes]] = (),
+    kind: str = "http.response",
 ) -> None:
+    """A JSON error response as ASGI messages (`kind` "websocket.http.response" for a refused
+    WebSocket handshake)."""
     body = json.dumps(error_body(code, message)).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                *headers,
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    length = str(len(body)).encode()
+    head = [(b"content-type", b"application/json"), (b"content-length", length), *headers]
+    await send({"type": f"{kind}.start", "status": status, "headers": head})
+    await send({"type": f"{kind}.body", "body": body})
 
 
 async def _deny_websocket(scope: dict[str, Any], send: Any, status: int, code: str, message: str) -> None:
     """Refuse a WebSocket handshake: a JSON HTTP response where the server allows one, else a close."""
     if "websocket.http.response" in scope.get("extensions", {}):
-        body = json.dumps(error_body(code, message)).encode()
-        await send(
-            {
-                "type": "websocket.http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "websocket.http.response.body", "body": body})
+        await _send_json(send, status, code, message, kind="websocket.http.response")
     else:
         await send({"type": "websocket.close", "code": 1008, "reason": code})
 
