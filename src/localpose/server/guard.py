@@ -190,22 +190,19 @@ async def _deny_websocket(scope: dict[str, Any], send: Any, status: int, code: s
         await send({"type": "websocket.close", "code": 1008, "reason": code})
 
 
-def _protocol_base() -> type:
-    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-
-    return HttpToolsProtocol
-
-
 MAX_HEADER_BYTES = 64 * 1024
 """Request line and headers of one request; more is a 431."""
 
 
-def guarded_protocol(header_timeout_s: float) -> type:
+def guarded_protocol(header_timeout_s: float) -> type | str:
     """uvicorn's httptools protocol, with a deadline and a size limit on request headers and
-    JSON errors instead of plain text."""
-    base = _protocol_base()
+    JSON errors instead of plain text ("auto", uvicorn's choice, where httptools is missing)."""
+    try:
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+    except ImportError:  # uvicorn without its "standard" extras
+        return "auto"
 
-    class GuardedHttpProtocol(base):  # type: ignore[misc, valid-type]
+    class GuardedHttpProtocol(HttpToolsProtocol):
         """Drops a request whose headers take longer than the deadline (JSON 408) or pass
         `MAX_HEADER_BYTES` (JSON 431)."""
 

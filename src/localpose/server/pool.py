@@ -20,7 +20,9 @@ import contextlib
 import itertools
 import logging
 import multiprocessing
+import multiprocessing.connection
 import os
+import threading
 import time
 import traceback
 from collections import OrderedDict
@@ -263,7 +265,7 @@ class EstimatorPool:
                 await loop.run_in_executor(None, worker.stop)
                 return
             if await loop.run_in_executor(None, worker.wait_ready, _START_TIMEOUT_S) and not self._closing:
-                loop.add_reader(worker.process.sentinel, self._on_exit, worker)
+                self._watch(worker, loop)
                 self._ready.add(index)
                 self._idle.put_nowait(worker)
                 self.was_ready = self.was_ready or self.ready
@@ -272,10 +274,19 @@ class EstimatorPool:
             if not self._closing:
                 _log.warning("estimator worker %d did not start (exit %s)", index, worker.process.exitcode)
 
+    def _watch(self, worker: _Worker, loop: asyncio.AbstractEventLoop) -> None:
+        """Call `_on_exit` on the event loop as soon as the worker's process ends."""
+
+        def wait() -> None:
+            multiprocessing.connection.wait([worker.process.sentinel])  # not reaped here
+            with contextlib.suppress(RuntimeError):  # the loop is closed: the server has stopped
+                loop.call_soon_threadsafe(self._on_exit, worker)
+
+        threading.Thread(target=wait, name=f"localpose-watch-{worker.index}", daemon=True).start()
+
     def _on_exit(self, worker: _Worker) -> None:
         """The worker's process ended: start a replacement unless the pool is closing."""
         loop = asyncio.get_running_loop()
-        loop.remove_reader(worker.process.sentinel)
         worker.dead = True
         self._ready.discard(worker.index)
         if self._closing:
@@ -352,7 +363,5 @@ class EstimatorPool:
         for task in list(self._restarting):
             task.cancel()
         workers = list(self._members.values())
-        for worker in workers:
-            loop.remove_reader(worker.process.sentinel)
         await asyncio.gather(*(loop.run_in_executor(None, w.stop) for w in workers))
         self._threads.shutdown(wait=False, cancel_futures=True)
