@@ -120,6 +120,19 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
+def _raise_open_file_limit() -> None:
+    """Allow as many open files as the system lets this process have (often 1024 by default,
+    which a few hundred idle connections would use up before they time out)."""
+    try:
+        import resource
+    except ImportError:  # Windows has no such limit
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 65536 if hard == resource.RLIM_INFINITY else min(hard, 65536)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+
+
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -151,6 +164,7 @@ def run(args: argparse.Namespace) -> int:
         body_timeout_s=args.body_timeout,
     )
     model = load_model(options.model)
+    _raise_open_file_limit()
     app = create_app(options, model)
     scheme = "https" if options.certfile else "http"
     print(
