@@ -32,7 +32,7 @@ from localpose.result import PoseFrame
 from localpose.schema import LANDMARK_NAMES, SKELETON_EDGES
 from localpose.server.errors import ApiError, error_body, error_response, install_error_handlers
 from localpose.server.guard import ServiceGuard
-from localpose.server.jobs import JobStore, StorageFullError, result_budget
+from localpose.server.jobs import JobStore, StorageFullError, VideoJob, result_budget
 from localpose.server.options import ServerOptions
 from localpose.server.pool import EstimatorPool, estimate_image, render_image
 from localpose.server.uploads import receive_video, uploaded_image, uploaded_images
@@ -263,16 +263,7 @@ def _add_video_routes(app: FastAPI, options: ServerOptions, jobs: JobStore) -> N
         )
         job = _reserve_upload(request, jobs, options.video_max_bytes, filename)
         try:
-            size = await receive_video(request, job.upload_path, job.reserved)
-            from localpose.video import probe
-
-            try:
-                info = await asyncio.to_thread(probe, job.upload_path)  # a 422 now, not in the job
-            except InvalidVideoError:  # its message names the server's folder: say it plainly
-                raise InvalidVideoError(
-                    "the upload is not a video that can be decoded (MP4, MOV, AVI, WebM or MKV)"
-                ) from None
-            jobs.resize(job, size + result_budget(info, video_options))
+            await _store_upload(request, jobs, job, video_options)
         except ImageTooLargeError as exc:
             await asyncio.to_thread(jobs.delete, job.id)
             if job.reserved < options.video_max_bytes:  # limited by the room left, not the per-video cap
@@ -306,7 +297,7 @@ def _add_video_routes(app: FastAPI, options: ServerOptions, jobs: JobStore) -> N
         return Response(status_code=204)
 
 
-def _reserve_upload(request: Request, jobs: JobStore, video_max: int, filename: str):
+def _reserve_upload(request: Request, jobs: JobStore, video_max: int, filename: str) -> VideoJob:
     """A new job holding room for the upload: its declared size, else the most it may send."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit():
@@ -317,6 +308,20 @@ def _reserve_upload(request: Request, jobs: JobStore, video_max: int, filename: 
     if room <= 0:
         raise StorageFullError("video job storage is full; delete finished jobs or wait for them to expire")
     return jobs.create(filename, min(video_max, room))
+
+
+async def _store_upload(request: Request, jobs: JobStore, job: VideoJob, video_options: Any) -> None:
+    """Stream the upload into the job's folder, probe it, and reserve room for its results."""
+    from localpose.video import probe
+
+    size = await receive_video(request, job.upload_path, job.reserved)
+    try:
+        info = await asyncio.to_thread(probe, job.upload_path)  # a 422 now, not in the job
+    except InvalidVideoError:  # its message names the server's folder: say it plainly
+        raise InvalidVideoError(
+            "the upload is not a video that can be decoded (MP4, MOV, AVI, WebM or MKV)"
+        ) from None
+    jobs.resize(job, size + result_budget(info, video_options))
 
 
 def _add_live_route(
