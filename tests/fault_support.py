@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import socket
@@ -93,6 +94,16 @@ def wait_gone(pids: set[int], timeout_s: float) -> set[int]:
     while still_running(pids) and time.monotonic() < deadline:
         time.sleep(0.1)
     return still_running(pids)
+
+
+def folder_bytes(folder: Path) -> int:
+    """Bytes in the files under `folder` now, while files and folders come and go."""
+    total = 0
+    with contextlib.suppress(OSError):  # a folder went while it was walked
+        for path in folder.rglob("*"):
+            with contextlib.suppress(OSError):  # removed since it was listed
+                total += path.stat().st_size if path.is_file() else 0
+    return total
 
 
 def rss_mb(pid: int) -> float:

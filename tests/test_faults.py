@@ -29,6 +29,7 @@ from fault_support import (
     Tally,
     descendants,
     encoded,
+    folder_bytes,
     multipart,
     raw_request,
     rss_mb,
@@ -406,7 +407,7 @@ def test_slow_clients_and_protocol_errors_are_json(fault_server: RunningServer, 
         assert reply.status in allowed, (name, reply.status, reply.body[:200])
         check_error(reply.status, reply.body, reply.headers)
     assert elapsed < 12, "slow clients are dropped after the 2 s limits, not held"
-    jobs_tmp = sum(f.stat().st_size for f in fault_server.tmpdir.rglob("*") if f.is_file())
+    jobs_tmp = folder_bytes(fault_server.tmpdir)
     assert jobs_tmp < 1024**2, "the declared 2 GiB body was refused before anything was written"
     with httpx.Client(base_url=fault_server.url) as client:
         check_alive(client)
@@ -598,8 +599,7 @@ def test_concurrent_video_uploads_never_exceed_the_cap(
 
     def sample() -> None:
         while not stop.is_set():
-            size = sum(f.stat().st_size for f in jobs_dir.rglob("*") if f.is_file() and f.exists())
-            peak[0] = max(peak[0], size)
+            peak[0] = max(peak[0], folder_bytes(jobs_dir))
             time.sleep(0.01)
 
     sampler = threading.Thread(target=sample)
