@@ -125,3 +125,21 @@ def test_doctor(model_cache):
 )
 def test_native_log_filter_hides_only_routine_lines(line, hidden):
     assert bool(_ROUTINE.match(line)) is hidden
+
+
+def test_panorama_too_wide_is_one_line_and_the_rest_is_written(tmp_path, data_dir, model_cache, capsys):
+    """A 36000x4 PNG (inside the pixel limit, too wide for the pipeline) fails alone."""
+    from PIL import Image
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(data_dir / "mediapipe" / "pose.jpg", folder / "pose.jpg")
+    Image.new("RGB", (36_000, 4), (90, 90, 90)).save(folder / "panorama.png")
+    out = tmp_path / "out"
+    code = main(["image", str(folder), "-o", str(out), "-f", "json,csv", "--model-cache", str(model_cache)])
+    captured = capsys.readouterr()
+    assert code == EXIT_FAILED_INPUTS
+    errors = [line for line in captured.err.splitlines() if "panorama.png" in line]
+    assert len(errors) == 1 and "sides longer than 32766" in errors[0] and "OpenCV" not in captured.err
+    assert len(json.loads((out / "pose.json").read_text())["people"]) == 1
+    assert len(list(csv.DictReader(io.StringIO((out / "keypoints.csv").read_text())))) == 33

@@ -1,14 +1,14 @@
 """Inputs are decoded by content, EXIF-rotated, converted to RGB, and rejected clearly when bad."""
 
 import io
-import struct
-import zlib
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from image_support import png_header
 from localpose.errors import ImageTooLargeError, InvalidImageError
+from localpose.estimate import PoseEstimator
 from localpose.images import decode_image, load_image, to_rgb
 from localpose.options import ImageLimits
 
@@ -87,26 +87,11 @@ def test_empty_and_wrong_arrays_are_rejected():
         to_rgb(np.zeros((4, 4, 2), dtype=np.uint8))
 
 
-def _png_header_only(width: int, height: int) -> bytes:
-    """A tiny PNG that claims huge dimensions: a decompression bomb's header."""
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(b""))
-        + chunk(b"IEND", b"")
-    )
-
-
 def test_decompression_bomb_is_refused_before_decoding():
     with pytest.raises(ImageTooLargeError, match="pixels"):
-        decode_image(_png_header_only(60_000, 60_000))
+        decode_image(png_header(60_000, 60_000))
     with pytest.raises(ImageTooLargeError, match="over the limit of 1000000"):
-        decode_image(_png_header_only(2000, 2000), ImageLimits(max_pixels=1_000_000))
+        decode_image(png_header(2000, 2000), ImageLimits(max_pixels=1_000_000))
 
 
 def test_byte_limit(small_rgb, tmp_path):
@@ -128,3 +113,18 @@ def test_unreadable_paths_are_invalid_images(tmp_path):
     folder.mkdir()
     with pytest.raises(InvalidImageError, match=r"cannot read .*photo\.jpg: Is a directory"):
         load_image(folder)
+
+
+def test_sides_the_pipeline_cannot_take_are_our_error_not_opencvs(model):
+    """A panorama inside the pixel limit but with a side of 32767 px or more (OpenCV's warps
+    need sides below SHRT_MAX) is an InvalidImageError from the header, from an array, and
+    from the estimator; 32766 still works."""
+    with pytest.raises(InvalidImageError, match="sides longer than 32766"):
+        decode_image(png_header(36_000, 1000))
+    wide = np.broadcast_to(np.zeros((1, 1, 3), np.uint8), (1000, 32_767, 3))  # no memory behind it
+    with pytest.raises(InvalidImageError, match="32767x1000"):
+        to_rgb(wide)
+    with PoseEstimator(model=model) as estimator:
+        with pytest.raises(InvalidImageError, match="sides longer"):
+            estimator.estimate(np.zeros((32_767, 4, 3), np.uint8))
+        assert len(estimator.estimate(np.full((8, 32_766, 3), 128, np.uint8))) == 0

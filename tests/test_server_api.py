@@ -62,7 +62,7 @@ def _error(response: httpx.Response, status: int, code: str) -> dict:
 
 def test_health_ready_and_info(client: httpx.Client, model: ModelBundle) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
-    assert client.get("/readyz").json() == {"status": "ready", "workers": 2}
+    assert client.get("/readyz").json() == {"status": "ready", "workers": 2, "restarts": 0}
     info = client.get(f"{API}/info").json()
     assert info["model"]["sha256"] == model.sha256
     assert info["runtime"] == "litert"  # ai-edge-litert is a dependency, so "auto" picks it
@@ -296,6 +296,24 @@ def test_api_key(model_cache: Path, tmp_path: Path, pose_jpg: Path) -> None:
                     headers={"Origin": "http://evil.example", "Access-Control-Request-Method": "POST"},
                 ).headers
             )
+            _error(c.get(f"{API}/info", params={"api_key": "s3cret"}), 400, "api_key_in_url")
+
+        async def live(first: str | None) -> tuple[dict, int | None]:
+            async with websockets.connect(running.url.replace("http", "ws") + f"{API}/live") as ws:
+                if first is not None:
+                    await ws.send(first)
+                await ws.send(pose_jpg.read_bytes())
+                reply = json.loads(await ws.recv())
+                if "error" in reply:
+                    await ws.wait_closed()
+                return reply, ws.close_code
+
+        reply, code = asyncio.run(live(None))
+        assert (reply["error"]["code"], code) == ("unauthorized", 4401)
+        reply, code = asyncio.run(live(json.dumps({"api_key": "wrong"})))
+        assert (reply["error"]["code"], code) == ("unauthorized", 4401)
+        reply, _ = asyncio.run(live(json.dumps({"api_key": "s3cret"})))  # browsers: the key as first message
+        assert len(reply["people"]) == 1
     finally:
         running.stop()
 
@@ -344,3 +362,20 @@ def test_tls(model_cache: Path, tmp_path: Path) -> None:
             httpx.get(running.url.replace("https://", "http://") + "/healthz", timeout=5)
     finally:
         running.stop()
+
+
+def test_security_headers_on_every_response(client: httpx.Client) -> None:
+    for response in (
+        client.get("/"),
+        client.get("/static/app.js"),
+        client.get("/nope"),
+        client.head("/healthz"),
+    ):
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["x-frame-options"] == "DENY"
+        assert response.headers["referrer-policy"] == "no-referrer"
+        assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    assert "script-src 'self'" in client.get("/").headers["content-security-policy"]
+    assert client.head("/healthz").status_code == 200
+    _error(client.get(f"{API}/info", params={"api_key": "x"}), 400, "api_key_in_url")
+    _error(client.get(f"{API}/info", headers={"Host": "rebind.example"}), 400, "invalid_host")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import httpx
@@ -20,10 +21,24 @@ def page(chromium, webui_server: RunningServer):
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    # The server's Content-Security-Policy: the WebUI must never need more than it allows.
+    page.on(
+        "console",
+        lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None,
+    )
     page.goto(webui_server.url + "/")
     yield page
     context.close()
     assert errors == [], errors
+
+
+def _wait_until(page, expression: str, timeout_s: float) -> None:
+    """Poll a JavaScript expression from here (Playwright's wait_for_function evaluates it with
+    eval inside the page, which the server's CSP rightly forbids)."""
+    deadline = time.monotonic() + timeout_s
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"timed out waiting for {expression}"
+        time.sleep(0.1)
 
 
 def _canvas_pixels(page, selector: str, points: np.ndarray) -> np.ndarray:
@@ -102,7 +117,7 @@ def test_video_tab_uploads_and_plays_the_result(page, data_dir: Path):
     assert page.evaluate("document.getElementById('job-progress').value") == 1
     kinds = page.eval_on_selector_all("#video-downloads button", "bs => bs.map(b => b.dataset.kind)")
     assert set(kinds) == {"mp4", "jsonl", "csv", "angles", "bvh"}  # the default outputs, and BVH
-    page.wait_for_function("document.getElementById('video-player').readyState >= 1", timeout=30_000)
+    _wait_until(page, "document.getElementById('video-player').readyState >= 1", 30)
     duration = page.evaluate("document.getElementById('video-player').duration")
     assert duration == pytest.approx(13.0, abs=0.5)
 
@@ -111,9 +126,7 @@ def test_webcam_tab_receives_live_results(page):
     page.click("[data-tab='webcam']")
     page.select_option("#exercise", "squat")
     page.click("#cam-start")
-    page.wait_for_function(
-        "Number(document.getElementById('cam-canvas').dataset.frames || 0) >= 8", timeout=60_000
-    )
+    _wait_until(page, "Number(document.getElementById('cam-canvas').dataset.frames || 0) >= 8", 60)
     assert page.get_attribute("#cam-canvas", "data-people") == "1"
     assert float(page.text_content("#fps")) > 0.5
     assert page.is_visible("#reps-box")

@@ -6,10 +6,12 @@
     │   ├── InvalidImageError      not an image, unsupported, truncated or corrupt
     │   ├── ImageTooLargeError     over the byte or pixel limit (decompression bombs)
     │   ├── InvalidVideoError      no decodable video stream
+    │   ├── BodyTimeoutError       the client stopped sending its request body
     │   └── NoWorldLandmarksError  3D work (BVH, world angles) asked of a 2D model's poses
     ├── InvalidOptionError         an option value out of range
     ├── MissingExtraError          an optional dependency (a localpose[...] extra) is not installed
     ├── NotFoundError              a stored job (or its file) does not exist
+    │   └── JobNotFoundError       no video job with that id (or it expired)
     ├── StorageFullError           no room left for stored video jobs
     ├── RequestTimeoutError        a request took longer than its timeout
     ├── EstimatorFailedError       the estimator failed unexpectedly (details in the log)
@@ -27,6 +29,7 @@ __all__ = [
     "EXIT_FAILED_INPUTS",
     "EXIT_OK",
     "EXIT_USAGE",
+    "BodyTimeoutError",
     "BusyError",
     "EstimatorFailedError",
     "ImageTooLargeError",
@@ -34,6 +37,7 @@ __all__ = [
     "InvalidInputError",
     "InvalidOptionError",
     "InvalidVideoError",
+    "JobNotFoundError",
     "LocalposeError",
     "MissingExtraError",
     "ModelUnavailableError",
@@ -108,6 +112,13 @@ class NoWorldLandmarksError(InvalidInputError):
         )
 
 
+class BodyTimeoutError(InvalidInputError):
+    """The client stopped sending its request body."""
+
+    code = "body_timeout"
+    http_status = 408
+
+
 class InvalidOptionError(LocalposeError, ValueError):
     """An option is outside its allowed range."""
 
@@ -130,6 +141,12 @@ class NotFoundError(LocalposeError):
     code = "not_found"
     exit_code = EXIT_FAILED_INPUTS
     http_status = 404
+
+
+class JobNotFoundError(NotFoundError):
+    """No video job with that id (never made, deleted, or expired)."""
+
+    code = "job_not_found"
 
 
 class StorageFullError(LocalposeError):

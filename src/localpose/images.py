@@ -17,13 +17,40 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from localpose.errors import ImageTooLargeError, InvalidImageError
 from localpose.options import ImageLimits
 
-__all__ = ["SUPPORTED_FORMATS", "ImageSource", "decode_image", "load_image", "to_rgb"]
+__all__ = [
+    "MAX_SIDE",
+    "SUPPORTED_FORMATS",
+    "ImageSource",
+    "check_size",
+    "decode_image",
+    "load_image",
+    "to_rgb",
+]
 
 ImageSource = np.ndarray | Image.Image | bytes | bytearray | memoryview | str | os.PathLike
 """An RGB/RGBA/grayscale uint8 array, a PIL image, encoded image bytes, or a path to an image file."""
 
 SUPPORTED_FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP", "BMP"})
 """Pillow format names we accept (MPO is the multi-picture JPEG many cameras write)."""
+
+MAX_SIDE = 32766
+"""Longest image side the pipeline takes: OpenCV's affine warps need sides below 32767."""
+
+
+def check_size(width: int, height: int, limits: ImageLimits) -> None:
+    """Refuse an image over the pixel limit, or one the pipeline cannot take (a side of 32767
+    or more, or nothing in it), before any pixel is decoded."""
+    if width <= 0 or height <= 0:
+        raise InvalidImageError(f"image is empty ({width}x{height})")
+    if width * height > limits.max_pixels:
+        raise ImageTooLargeError(
+            f"image is {width}x{height} = {width * height} pixels, over the limit of {limits.max_pixels}"
+        )
+    if max(width, height) > MAX_SIDE:
+        raise InvalidImageError(
+            f"image is {width}x{height}; sides longer than {MAX_SIDE} pixels are not supported "
+            "(scale or crop it first)"
+        )
 
 
 def load_image(source: ImageSource, limits: ImageLimits | None = None) -> np.ndarray:
@@ -66,11 +93,7 @@ def decode_image(data: bytes, limits: ImageLimits | None = None) -> np.ndarray:
             raise InvalidImageError(
                 f"unsupported image format {image.format}; expected JPEG, PNG, WebP or BMP"
             )
-        width, height = image.size
-        if width * height > limits.max_pixels:
-            raise ImageTooLargeError(
-                f"image is {width}x{height} = {width * height} pixels, over the limit of {limits.max_pixels}"
-            )
+        check_size(*image.size, limits)
         try:
             image.load()
             image = ImageOps.exif_transpose(image)
@@ -95,20 +118,16 @@ def to_rgb(array: np.ndarray, limits: ImageLimits | None = None) -> np.ndarray:
     limits = limits or ImageLimits()
     if array.dtype != np.uint8:
         raise InvalidImageError(f"image arrays must be uint8, got {array.dtype}")
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (1, 3, 4)):
+        raise InvalidImageError(
+            f"image arrays must be (H, W), (H, W, 3) RGB or (H, W, 4) RGBA, got {array.shape}"
+        )
+    check_size(array.shape[1], array.shape[0], limits)  # before any copy is made
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[:, :, 0]
     if array.ndim == 2:
         array = np.repeat(array[:, :, None], 3, axis=2)
-    elif array.ndim == 3 and array.shape[2] == 4:
+    elif array.shape[2] == 4:
         alpha = array[:, :, 3:4].astype(np.float32) / 255.0
         array = (array[:, :, :3] * alpha + 255.0 * (1.0 - alpha)).round().astype(np.uint8)
-    elif array.ndim != 3 or array.shape[2] != 3:
-        raise InvalidImageError(
-            f"image arrays must be (H, W), (H, W, 3) RGB or (H, W, 4) RGBA, got {array.shape}"
-        )
-    height, width = array.shape[:2]
-    if height == 0 or width == 0:
-        raise InvalidImageError(f"image is empty ({width}x{height})")
-    if width * height > limits.max_pixels:
-        raise ImageTooLargeError(f"image is {width}x{height} pixels, over the limit of {limits.max_pixels}")
     return np.ascontiguousarray(array)

@@ -1,10 +1,12 @@
 """`localpose bench serve`: the web service under bounded load on loopback, next to the raw model.
 
-For each worker count (1, then all cores) a fresh `localpose serve` process is started; 1, 4
-and 16 concurrent clients each send the same fixed number of POST /api/v1/pose requests
-with real photos. Reported: p50/p95 latency, throughput, errors; and, measured in this
-process on the same photos, the raw model time (`PoseEstimator.estimate` on the same bytes,
-decoding included) that the one-client latency is compared with.
+For each worker count (1, then all cores) a fresh `localpose serve` process is started with
+the server's default queue (8; `--queue` to change it); 1, 4, 16 and 32 concurrent clients
+each send the same fixed number of POST /api/v1/pose requests with real photos. Reported:
+p50/p95 latency and throughput of the answered requests, the 503 "busy" refusals a full
+queue gives (with Retry-After: expected past workers + queue clients), other errors; and,
+measured in this process on the same photos, the raw model time (`PoseEstimator.estimate`
+on the same bytes, decoding included) that the one-client latency is compared with.
 """
 
 from __future__ import annotations
@@ -20,17 +22,25 @@ import threading
 import time
 from pathlib import Path
 
+from localpose.server.options import ServerOptions
+
 __all__ = ["register", "run_benchmark"]
 
-CLIENTS = (1, 4, 16)
+CLIENTS = (1, 4, 16, 32)
 
 
 def register(benches: argparse._SubParsersAction) -> None:
-    parser = benches.add_parser("serve", help="the web service under 1/4/16 clients vs the raw model")
+    parser = benches.add_parser("serve", help="the web service under 1/4/16/32 clients vs the raw model")
     parser.add_argument(
         "--images", type=Path, nargs="*", help="photos to send (default: the shared COCO photos)"
     )
     parser.add_argument("--requests", type=int, default=24, help="requests per client (default 24)")
+    parser.add_argument(
+        "--queue",
+        type=int,
+        default=ServerOptions().queue_size,
+        help="the server's --queue (default %(default)s)",
+    )
     parser.add_argument("-w", "--workers", type=int, default=os.cpu_count() or 1, help="largest worker count")
     parser.add_argument("-o", "--out", type=Path, default=Path("bench-serve.json"), metavar="JSON")
     parser.set_defaults(handler=_run)
@@ -76,7 +86,7 @@ def _load(url: str, images: list[bytes], clients: int, requests: int) -> dict:
 
     host, port = urlsplit(url).hostname, urlsplit(url).port
     latencies: list[float] = []
-    errors = [0]
+    errors, busy = [0], [0]
     lock = threading.Lock()
 
     def client(offset: int) -> None:
@@ -92,6 +102,8 @@ def _load(url: str, images: list[bytes], clients: int, requests: int) -> dict:
                 with lock:
                     if response.status == 200:
                         latencies.append(elapsed)
+                    elif response.status == 503:
+                        busy[0] += 1
                     else:
                         errors[0] += 1
         finally:
@@ -107,6 +119,7 @@ def _load(url: str, images: list[bytes], clients: int, requests: int) -> dict:
     return {
         "clients": clients,
         "requests": clients * requests,
+        "busy_503": busy[0],
         "errors": errors[0],
         "p50_ms": round(_percentile(latencies, 0.5), 2) if latencies else None,
         "p95_ms": round(_percentile(latencies, 0.95), 2) if latencies else None,
@@ -114,7 +127,7 @@ def _load(url: str, images: list[bytes], clients: int, requests: int) -> dict:
     }
 
 
-def run_benchmark(images: list[Path], workers: int, requests: int) -> dict:
+def run_benchmark(images: list[Path], workers: int, requests: int, queue: int = 8) -> dict:
     from localpose import __version__
 
     data = [p.read_bytes() for p in images]
@@ -124,13 +137,14 @@ def run_benchmark(images: list[Path], workers: int, requests: int) -> dict:
         "cores": os.cpu_count(),
         "images": [str(p) for p in images],
         "requests_per_client": requests,
+        "queue": queue,
         "raw_model_ms": round(raw_model_ms(data), 2),
         "runs": {},
     }
     counts = sorted({1, workers})
     with tempfile.TemporaryDirectory(prefix="localpose-bench-serve-") as workdir:
         for count in counts:
-            process, url = _start_server(count, max(CLIENTS) * 2, Path(workdir))
+            process, url = _start_server(count, queue, Path(workdir))
             try:
                 _load(url, data, 1, 4)  # warm-up
                 results["runs"][f"{count}_workers"] = [_load(url, data, c, requests) for c in CLIENTS]
@@ -154,15 +168,16 @@ def _run(args: argparse.Namespace) -> int:
     if not images:
         print("localpose: bench serve needs --images PHOTO...", file=sys.stderr)
         return EXIT_USAGE
-    results = run_benchmark(images, args.workers, args.requests)
+    results = run_benchmark(images, args.workers, args.requests, args.queue)
     args.out.write_text(json.dumps(results, indent=1) + "\n")
     print(f"raw model (in process): {results['raw_model_ms']:.1f} ms per image")
-    print(f"{'workers':>7} {'clients':>7} {'p50 ms':>8} {'p95 ms':>8} {'req/s':>7} {'errors':>6}")
+    print(f"queue {results['queue']}")
+    print(f"{'workers':>7} {'clients':>7} {'p50 ms':>8} {'p95 ms':>8} {'req/s':>7} {'503s':>6} {'errors':>6}")
     for name, rows in results["runs"].items():
         for r in rows:
             print(
                 f"{name.split('_')[0]:>7} {r['clients']:>7} {r['p50_ms']:>8} {r['p95_ms']:>8} "
-                f"{r['throughput_rps']:>7} {r['errors']:>6}"
+                f"{r['throughput_rps']:>7} {r['busy_503']:>6} {r['errors']:>6}"
             )
     print(f"p50 at 1 client / raw model: {results['p50_one_client_over_raw']:.2f}x")
     if "throughput_ratio" in results:

@@ -15,30 +15,23 @@ import json
 import secrets
 import time
 from collections.abc import AsyncIterator
-from email import policy
-from email.message import EmailMessage
-from email.parser import BytesParser
+from dataclasses import replace
 from importlib import resources
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Query, Request, WebSocket, WebSocketDisconnect
-from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from localpose import __version__
 from localpose.draw import PERSON_COLORS, RED, WHITE
 from localpose.errors import (
-    BusyError,
     ImageTooLargeError,
-    InvalidImageError,
-    InvalidInputError,
     InvalidOptionError,
     InvalidVideoError,
     LocalposeError,
-    ModelUnavailableError,
+    StorageFullError,
 )
 from localpose.export import coco_results, frame_to_dict, write_csv
 from localpose.models import ModelBundle, installed_models
@@ -47,124 +40,16 @@ from localpose.result import PoseFrame
 from localpose.schema import LANDMARK_NAMES, SKELETON_EDGES, SKELETONS
 from localpose.server.analysis_routes import router as analysis_router
 from localpose.server.docs import add_docs_routes
-from localpose.server.jobs import JobNotFoundError, JobStore, StorageFullError
+from localpose.server.errors import ApiError, error_body, error_response, install_error_handlers
+from localpose.server.guard import ServiceGuard
+from localpose.server.jobs import JobStore, VideoJob, result_budget
 from localpose.server.options import ServerOptions
-from localpose.server.pool import EstimatorPool, RequestTimeoutError, estimate_image, render_image
+from localpose.server.pool import EstimatorPool, estimate_image, render_image
+from localpose.server.uploads import receive_video, uploaded_image, uploaded_images
 
 __all__ = ["create_app"]
 
 API = "/api/v1"
-
-_STATUS: dict[type[LocalposeError], int] = {
-    ImageTooLargeError: 413,
-    InvalidVideoError: 422,
-    InvalidImageError: 422,
-    InvalidOptionError: 422,
-    InvalidInputError: 400,
-    BusyError: 503,
-    RequestTimeoutError: 504,
-    ModelUnavailableError: 503,
-    JobNotFoundError: 404,
-    StorageFullError: 507,
-}
-
-
-class _ApiError(LocalposeError):
-    """An HTTP-level error with its own status (missing upload, auth, wrong media type)."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code = status, code
-
-
-def _error_response(
-    status: int, code: str, message: str, headers: dict[str, str] | None = None
-) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
-
-
-def _status_of(exc: LocalposeError) -> int:
-    if isinstance(exc, _ApiError):
-        return exc.status
-    for cls in type(exc).__mro__:
-        if cls in _STATUS:
-            return _STATUS[cls]
-    return 500
-
-
-def _install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(LocalposeError)
-    async def localpose_error(_request: Request, exc: LocalposeError) -> JSONResponse:
-        headers = {"Retry-After": "1"} if isinstance(exc, BusyError) else None
-        return _error_response(_status_of(exc), exc.code, str(exc), headers)
-
-    @app.exception_handler(RequestValidationError)
-    async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'][1:]) or e['loc'][0]}: {e['msg']}" for e in exc.errors()
-        )
-        return _error_response(422, InvalidOptionError.code, problems)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return _error_response(exc.status_code, code, str(exc.detail))
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    """The whole request body in memory, refused once it passes `limit` bytes."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise ImageTooLargeError(f"upload is {declared} bytes, over the limit of {limit}")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise ImageTooLargeError(f"upload is over the limit of {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _parse_multipart(content_type: str, body: bytes) -> EmailMessage:
-    """A multipart/form-data body parsed in memory (the standard library's MIME parser)."""
-    return BytesParser(policy=policy.HTTP).parsebytes(
-        b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body
-    )
-
-
-def _multipart_file(content_type: str, body: bytes) -> bytes:
-    """The first file part (or the part named "file") of a multipart/form-data body, in memory."""
-    message = _parse_multipart(content_type, body)
-    if not message.is_multipart():
-        raise _ApiError(400, "bad_multipart", "malformed multipart/form-data body")
-    parts = list(message.iter_parts())
-    named = [p for p in parts if p.get_param("name", header="content-disposition") == "file"]
-    files = [p for p in parts if p.get_filename() is not None]
-    chosen = (named or files or [None])[0]
-    if chosen is None:
-        raise _ApiError(400, "missing_file", "multipart upload has no 'file' part")
-    return chosen.get_payload(decode=True) or b""
-
-
-async def _uploaded_image(request: Request, limit: int) -> bytes:
-    """Image bytes from a multipart upload or a raw body; the content is sniffed later."""
-    body = await _read_body(request, limit)
-    content_type = request.headers.get("content-type", "")
-    data = _multipart_file(content_type, body) if content_type.startswith("multipart/form-data") else body
-    if not data:
-        raise _ApiError(400, "missing_image", "no image in the request (send a file part or a raw body)")
-    if not _looks_like_image(data):
-        raise _ApiError(415, "unsupported_media_type", "not a supported image (JPEG, PNG, WebP or BMP)")
-    return data
-
-
-_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"BM")
-
-
-def _looks_like_image(data: bytes) -> bool:
-    """Content sniffing of the accepted formats (the file name and content type are not trusted)."""
-    return data.startswith(_MAGIC) or (data[:4] == b"RIFF" and data[8:12] == b"WEBP")
-
 
 NumPoses = Annotated[int, Query(ge=1, le=10, description="most people to return (1-10)")]
 
@@ -232,18 +117,13 @@ def _pose_response(frame: PoseFrame, output: str, angles: bool) -> Response:
     return JSONResponse(_pose_document(frame, angles))
 
 
-def _check_key(options: ServerOptions, supplied: str | None) -> None:
+def key_accepted(options: ServerOptions, headers: Any) -> bool:
+    """No key is needed, or the headers carry it (X-API-Key or Authorization: Bearer)."""
     if options.api_key is None:
-        return
-    if supplied is None or not secrets.compare_digest(supplied.encode(), options.api_key.encode()):
-        raise _ApiError(401, "unauthorized", "this server needs an API key (X-API-Key header)")
-
-
-def _key_from(headers: Any, query: Any) -> str | None:
+        return True
     auth = headers.get("authorization", "")
-    if auth.lower().startswith("bearer "):
-        return auth[7:].strip()
-    return headers.get("x-api-key") or query.get("api_key")
+    supplied = auth[7:].strip() if auth.lower().startswith("bearer ") else headers.get("x-api-key")
+    return supplied is not None and secrets.compare_digest(supplied.encode(), options.api_key.encode())
 
 
 def create_app(options: ServerOptions, model: ModelBundle) -> FastAPI:
@@ -262,9 +142,9 @@ def create_app(options: ServerOptions, model: ModelBundle) -> FastAPI:
             yield
         finally:
             sweeper.cancel()
+            await pool.close()
             warm.cancel()
-            await asyncio.to_thread(pool.close)
-            jobs.close()
+            await asyncio.to_thread(jobs.close)
 
     app = FastAPI(
         title="localpose",
@@ -275,7 +155,7 @@ def create_app(options: ServerOptions, model: ModelBundle) -> FastAPI:
         redoc_url=None,
     )
     app.state.pool, app.state.jobs, app.state.server_options = pool, jobs, options
-    _install_error_handlers(app)
+    install_error_handlers(app)
     if options.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -283,15 +163,7 @@ def create_app(options: ServerOptions, model: ModelBundle) -> FastAPI:
             allow_methods=["*"],
             allow_headers=["*"],
         )
-
-    @app.middleware("http")
-    async def api_key_guard(request: Request, call_next):
-        if request.url.path.startswith("/api/") and request.method != "OPTIONS":
-            try:
-                _check_key(options, _key_from(request.headers, request.query_params))
-            except _ApiError as exc:
-                return _error_response(exc.status, exc.code, str(exc))
-        return await call_next(request)
+    app.add_middleware(ServiceGuard, options=options, key_accepted=key_accepted)  # outermost
 
     _add_health_routes(app, options, model, pool)
     _add_pose_routes(app, options, pool)
@@ -310,17 +182,19 @@ async def _sweep(jobs: JobStore) -> None:
 
 
 def _add_health_routes(app: FastAPI, options: ServerOptions, model: ModelBundle, pool: EstimatorPool) -> None:
-    @app.get("/healthz", tags=["health"])
+    @app.api_route("/healthz", methods=["GET", "HEAD"], tags=["health"])
     async def healthz() -> dict[str, str]:
         """The process is up."""
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["health"])
+    @app.api_route("/readyz", methods=["GET", "HEAD"], tags=["health"])
     async def readyz() -> JSONResponse:
-        """The model is loaded in every worker (503 until then)."""
+        """Every worker is up with the model loaded (503 while starting or replacing a dead one)."""
         if not pool.ready:
-            return _error_response(503, "starting", "the estimator workers are still loading the model")
-        return JSONResponse({"status": "ready", "workers": pool.workers})
+            code = "recovering" if pool.was_ready else "starting"
+            message = f"{pool.alive} of {pool.workers} estimator workers have loaded the model"
+            return error_response(503, code, message)
+        return JSONResponse({"status": "ready", "workers": pool.workers, "restarts": pool.restarts})
 
     @app.get(f"{API}/info", tags=["info"])
     async def info() -> dict[str, Any]:
@@ -388,7 +262,7 @@ def _add_pose_routes(app: FastAPI, options: ServerOptions, pool: EstimatorPool) 
         angles: bool = False,
     ) -> Response:
         """Poses in one image (multipart field `file`, or the raw body): localpose JSON, CSV or COCO."""
-        data = await _uploaded_image(request, options.limits.max_bytes)
+        data = await uploaded_image(request, options.limits.max_bytes)
         frame = await pool.run(
             estimate_image, data, estimator, model, timeout=options.request_timeout_s, threaded=True
         )
@@ -403,7 +277,7 @@ def _add_pose_routes(app: FastAPI, options: ServerOptions, pool: EstimatorPool) 
         labels: bool = True,
     ) -> Response:
         """The image with the skeletons drawn (red joints, white bones), as PNG or JPEG."""
-        data = await _uploaded_image(request, options.limits.max_bytes)
+        data = await uploaded_image(request, options.limits.max_bytes)
         encoded = await pool.run(
             render_image,
             data,
@@ -421,8 +295,7 @@ def _add_pose_routes(app: FastAPI, options: ServerOptions, pool: EstimatorPool) 
         """Similarity (0-100) of the pose in `other` to the pose in `reference` (two multipart files)."""
         from localpose.analysis import compare_poses
 
-        body = await _read_body(request, 2 * options.limits.max_bytes)
-        images = _named_parts(request.headers.get("content-type", ""), body, ("reference", "other"))
+        images = await uploaded_images(request, 2 * options.limits.max_bytes, ("reference", "other"))
         estimator = EstimatorOptions(num_poses=num_poses)
         reference, other = await asyncio.gather(
             *(
@@ -433,25 +306,6 @@ def _add_pose_routes(app: FastAPI, options: ServerOptions, pool: EstimatorPool) 
         return compare_poses(reference, other).to_dict()
 
 
-def _named_parts(content_type: str, body: bytes, names: tuple[str, ...]) -> dict[str, bytes]:
-    if not content_type.startswith("multipart/form-data"):
-        raise _ApiError(
-            415, "unsupported_media_type", "send multipart/form-data with 'reference' and 'other'"
-        )
-    message = _parse_multipart(content_type, body)
-    found = {
-        p.get_param("name", header="content-disposition"): p.get_payload(decode=True) or b""
-        for p in message.iter_parts()
-    }
-    missing = [n for n in names if not found.get(n)]
-    if missing:
-        raise _ApiError(400, "missing_file", f"missing image part(s): {', '.join(missing)}")
-    for name in names:
-        if not _looks_like_image(found[name]):
-            raise _ApiError(415, "unsupported_media_type", f"'{name}' is not a supported image")
-    return {n: found[n] for n in names}
-
-
 def _add_video_routes(app: FastAPI, options: ServerOptions, jobs: JobStore) -> None:
     from localpose.video import OUTPUT_KINDS, VideoOptions
 
@@ -460,7 +314,7 @@ def _add_video_routes(app: FastAPI, options: ServerOptions, jobs: JobStore) -> N
     @app.post(prefix, tags=["video"], status_code=202)
     async def create_job(
         request: Request,
-        num_poses: NumPoses = 1,
+        estimator: VideoEstimatorQuery,
         outputs: str = "mp4,jsonl,csv",
         smoothing: Literal["butterworth", "gaussian", "none"] = "butterworth",
         filename: str = "upload.mp4",
@@ -472,22 +326,21 @@ def _add_video_routes(app: FastAPI, options: ServerOptions, jobs: JobStore) -> N
         if not kinds or set(kinds) - set(OUTPUT_KINDS):
             raise InvalidOptionError(f"outputs must be a comma-separated subset of {', '.join(OUTPUT_KINDS)}")
         video_options = VideoOptions(
-            estimator=EstimatorOptions(num_poses=num_poses, runtime=options.runtime),
+            estimator=replace(estimator, runtime=options.runtime),
             smoothing=SmoothingOptions(method=smoothing),
             outputs=kinds,
             workers=options.workers,
         )
-        limit = min(options.video_max_bytes, jobs.room_left())
-        if limit <= 0:
-            raise StorageFullError(
-                "video job storage is full; delete finished jobs or wait for them to expire"
-            )
-        content_type = request.headers.get("content-type", "")
-        job = jobs.create(filename)
+        job = _reserve_upload(request, jobs, options.video_max_bytes, filename)
         try:
-            await _receive_video(request, job.upload_path, content_type, limit)
+            await _store_upload(request, jobs, job, video_options)
+        except ImageTooLargeError as exc:
+            await asyncio.to_thread(jobs.delete, job.id)
+            if job.reserved < options.video_max_bytes:  # limited by the room left, not the per-video cap
+                raise StorageFullError(f"{exc}: the video job storage has no more room") from None
+            raise
         except BaseException:
-            jobs.delete(job.id)
+            await asyncio.to_thread(jobs.delete, job.id)
             raise
         jobs.start(job, video_options)
         return JSONResponse(job.to_dict(prefix), status_code=202, headers={"Location": f"{prefix}/{job.id}"})
@@ -503,7 +356,7 @@ def _add_video_routes(app: FastAPI, options: ServerOptions, jobs: JobStore) -> N
         job = jobs.get(job_id)
         path = job.outputs.get(kind)
         if path is None or not path.is_file():
-            raise _ApiError(404, "not_found", f"job {job_id} has no {kind!r} file (state {job.state})")
+            raise ApiError(404, "not_found", f"job {job_id} has no {kind!r} file (state {job.state})")
         media = {"mp4": "video/mp4", "csv": "text/csv", "angles": "text/csv"}.get(kind, "application/json")
         return FileResponse(path, media_type=media, filename=path.name)
 
@@ -514,26 +367,31 @@ def _add_video_routes(app: FastAPI, options: ServerOptions, jobs: JobStore) -> N
         return Response(status_code=204)
 
 
-async def _receive_video(request: Request, path, content_type: str, limit: int) -> None:
-    """Stream the upload to `path` (raw body, or the file part of a multipart body)."""
-    if content_type.startswith("multipart/form-data"):
-        body = await _read_body(request, limit)
-        data = _multipart_file(content_type, body)
-        await asyncio.to_thread(path.write_bytes, data)
-        size = len(data)
-    else:
-        size = 0
-        with path.open("wb") as out:
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > limit:
-                    raise ImageTooLargeError(f"video upload is over the limit of {limit} bytes")
-                out.write(chunk)
-    if size == 0:
-        raise _ApiError(400, "missing_video", "no video in the request")
+def _reserve_upload(request: Request, jobs: JobStore, video_max: int, filename: str) -> VideoJob:
+    """A new job holding room for the upload: its declared size, else the most it may send."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit():
+        if int(declared) > video_max:
+            raise ImageTooLargeError(f"video upload is {declared} bytes, over the limit of {video_max}")
+        return jobs.create(filename, int(declared))
+    room = jobs.room_left()
+    if room <= 0:
+        raise StorageFullError("video job storage is full; delete finished jobs or wait for them to expire")
+    return jobs.create(filename, min(video_max, room))
+
+
+async def _store_upload(request: Request, jobs: JobStore, job: VideoJob, video_options: Any) -> None:
+    """Stream the upload into the job's folder, probe it, and reserve room for its results."""
     from localpose.video import probe
 
-    await asyncio.to_thread(probe, path)  # InvalidVideoError (422) now rather than in the job
+    size = await receive_video(request, job.upload_path, job.reserved)
+    try:
+        info = await asyncio.to_thread(probe, job.upload_path)  # a 422 now, not in the job
+    except InvalidVideoError:  # its message names the server's folder: say it plainly
+        raise InvalidVideoError(
+            "the upload is not a video that can be decoded (MP4, MOV, AVI, WebM or MKV)"
+        ) from None
+    jobs.resize(job, size + result_budget(info, video_options))
 
 
 def _add_live_route(
@@ -543,61 +401,90 @@ def _add_live_route(
     async def live(websocket: WebSocket) -> None:
         """Send JPEG frames (binary messages); receive one localpose JSON document per frame.
 
-        Query: num_poses, exercise (adds a live repetition counter: "reps" in each reply).
+        Query: num_poses, exercise (adds a live repetition counter: "reps" in each reply). With an
+        API key set, send it as a header or as the first message, ``{"api_key": KEY}``. Refusals
+        and an idle session (no frame for `live_idle_s`) get a JSON error message, then a close.
         """
-        try:
-            _check_key(options, _key_from(websocket.headers, websocket.query_params))
-        except _ApiError:
-            await websocket.close(code=4401, reason="unauthorized")
+        await websocket.accept()
+        if not await _live_key_accepted(websocket, options):
+            await _close_with(websocket, 4401, "unauthorized", "this server needs an API key")
             return
         if slots.locked():
-            await websocket.close(code=1013, reason="too many live sessions; try again later")
+            message = f"all {options.live_sessions} live sessions are in use; try again later"
+            await _close_with(websocket, 1013, "busy", message)
             return
         async with slots:
-            await websocket.accept()
             await _live_session(websocket, options, model)
+
+
+async def _close_with(websocket: WebSocket, close_code: int, code: str, message: str) -> None:
+    """Tell the client why in a JSON message, then close."""
+    with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+        await websocket.send_json(error_body(code, message))
+        await websocket.close(code=close_code, reason=code)
+
+
+async def _live_key_accepted(websocket: WebSocket, options: ServerOptions) -> bool:
+    """The key is in the headers, or (browsers cannot set headers) in the first message."""
+    if key_accepted(options, websocket.headers):
+        return True
+    try:
+        message = await asyncio.wait_for(websocket.receive(), 10.0)
+        supplied = json.loads(message.get("text") or "{}").get("api_key")
+    except (asyncio.TimeoutError, ValueError, AttributeError):
+        return False
+    return isinstance(supplied, str) and key_accepted(options, {"x-api-key": supplied})
 
 
 def _live_parameters(websocket: WebSocket, options: ServerOptions) -> tuple[EstimatorOptions, Any]:
     from localpose.analysis import RepCounter
 
-    num_poses = int(websocket.query_params.get("num_poses", "1"))
-    estimator = EstimatorOptions(num_poses=num_poses, runtime=options.runtime)
+    # the video-mode options, from the same declarations (and checks) as the HTTP routes' parameters
+    names = {s.name for s in option_specs(EstimatorOptions) if s.per_request and "video" in s.modes}
+    values = {k: v for k, v in websocket.query_params.items() if k in names}
+    estimator = replace(EstimatorOptions.from_strings(values), runtime=options.runtime)
     exercise = websocket.query_params.get("exercise")
     return estimator, (RepCounter(exercise) if exercise else None)
 
 
-async def _live_session(websocket: WebSocket, options: ServerOptions, model: ModelBundle) -> None:
+def _live_frame(session: Any, data: bytes, t_ms: float, options: ServerOptions) -> PoseFrame:
+    """Decode and estimate one live frame (in a thread: neither blocks the event loop)."""
     from localpose.images import decode_image
+
+    return session.process(decode_image(data, options.limits), t_ms)
+
+
+async def _live_session(websocket: WebSocket, options: ServerOptions, model: ModelBundle) -> None:
     from localpose.live import LiveSession
 
     try:
         estimator, counter = _live_parameters(websocket, options)
     except (LocalposeError, ValueError) as exc:
-        await websocket.send_json({"error": {"code": "invalid_parameter", "message": str(exc)}})
-        await websocket.close(code=1008)
+        await _close_with(websocket, 1008, InvalidOptionError.code, str(exc))
         return
     session = await asyncio.to_thread(LiveSession, estimator, model)
     started = time.perf_counter()
     index = 0
     try:
         while True:
-            message = await websocket.receive()
+            try:
+                message = await asyncio.wait_for(websocket.receive(), options.live_idle_s)
+            except asyncio.TimeoutError:
+                idle = f"no frame for {options.live_idle_s:g} s; the live session was closed"
+                await _close_with(websocket, 1000, "idle_timeout", idle)
+                break
             if message["type"] == "websocket.disconnect":
                 break
             data = message.get("bytes")
             if not data:
-                await websocket.send_json(
-                    {"error": {"code": "invalid_input", "message": "send JPEG frames as binary messages"}}
-                )
+                await websocket.send_json(error_body("invalid_input", "send JPEG frames as binary messages"))
                 continue
             t_ms = 1000.0 * (time.perf_counter() - started)
             try:
-                rgb = decode_image(data, options.limits)
+                frame = await asyncio.to_thread(_live_frame, session, data, t_ms, options)
             except LocalposeError as exc:
-                await websocket.send_json({"error": {"code": exc.code, "message": str(exc)}})
+                await websocket.send_json(error_body(exc.code, str(exc)))
                 continue
-            frame = await asyncio.to_thread(session.process, rgb, t_ms)
             document = frame_to_dict(frame, frame_index=index)
             if counter is not None:
                 document["reps"] = counter.update(frame).to_dict()

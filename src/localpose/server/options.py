@@ -37,8 +37,17 @@ class ServerOptions:
     video_max_bytes: int = 500 * 1024**2
     live_sessions: int = 4
     """WebSocket live sessions served at once."""
+    live_idle_s: float = 60.0
+    """A live session that sends no frame for this long is closed (with a JSON reason)."""
     runtime: RuntimeChoice = "auto"
     """What runs the networks for every request (see `localpose.engine`)."""
+    allowed_hosts: tuple[str, ...] = ()
+    """Host header names accepted ("*": any); empty: the bind address (loopback names for a
+    loopback bind, any name for 0.0.0.0)."""
+    header_timeout_s: float = 10.0
+    """A connection whose request headers have not all arrived by then is dropped (408)."""
+    body_timeout_s: float = 30.0
+    """A request body that sends nothing for this long is dropped (408)."""
 
     def __post_init__(self) -> None:
         if self.workers < 1 or self.queue_size < 0 or self.live_sessions < 1:
@@ -47,7 +56,8 @@ class ServerOptions:
             raise InvalidOptionError(f"port must be 1-65535, got {self.port}")
         if (self.certfile is None) != (self.keyfile is None):
             raise InvalidOptionError("TLS needs both a certificate file and a key file")
-        if self.request_timeout_s <= 0 or self.job_ttl_s <= 0:
+        timeouts = (self.request_timeout_s, self.job_ttl_s, self.live_idle_s, self.header_timeout_s)
+        if min(*timeouts, self.body_timeout_s) <= 0:
             raise InvalidOptionError("timeouts must be positive")
         check_runtime(self.runtime)
 

@@ -1,44 +1,64 @@
-"""Estimator worker processes behind a bounded queue.
+"""Estimator worker processes behind a bounded queue, replaced when one dies.
 
-Each worker process holds the server's model and a few `PoseEstimator`s (one per distinct
-model and set of options asked for; other models are loaded from the cache by name).
-Requests beyond the workers plus `queue_size` waiting are refused at
-once with `BusyError` (HTTP 503 + Retry-After) instead of building an unbounded backlog.
+Each worker is its own spawned process, talking to the server over a pipe, holding the model
+and a few `PoseEstimator`s (one per distinct set of options asked for, least recently used
+dropped beyond `_ESTIMATORS_KEPT`). Requests beyond the workers plus `queue_size` waiting are
+refused at once with `BusyError` (HTTP 503 + Retry-After) instead of building a backlog.
 Images travel to the workers as the bytes that were uploaded, and are decoded there.
-A request that finds every other worker idle runs its networks on all the cores
-(`lone_threads`); under load each request runs on one core, so workers never oversubscribe.
+
+A worker that dies (the out-of-memory killer, a native crash) costs only the request it was
+running, which gets `WorkerLostError` (503); the pool starts a replacement at once and is
+not `ready` until it has loaded the model. A worker still busy with a request twice its
+timeout after it started is killed (and so replaced). Workers end by themselves when the
+server dies.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
+import logging
 import multiprocessing
+import multiprocessing.connection
+import os
 import threading
+import time
+import traceback
 from collections import OrderedDict
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import replace
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar, TypeVar
 
-from localpose.errors import BusyError, LocalposeError
+from localpose.errors import (
+    BusyError,
+    EstimatorFailedError,
+    LocalposeError,
+    RequestTimeoutError,
+    WorkerLostError,
+)
 from localpose.models import ModelBundle, load_model
 from localpose.options import EstimatorOptions, ImageLimits, ModelOptions, RuntimeChoice, default_workers
 from localpose.result import PoseFrame
 
-__all__ = ["EstimatorPool", "RequestTimeoutError"]
+__all__ = ["EstimatorPool", "estimate_image", "lone_threads", "render_image"]
 
 T = TypeVar("T")
-_WARM_UP_TIMEOUT_S = 120.0  # a worker that cannot start by then leaves the others ready anyway
+_log = logging.getLogger("localpose.server")
+_START_TIMEOUT_S = 120.0  # a worker that has not loaded the model by then is killed and started again
+_RESTART_DELAYS_S = (0.0, 1.0, 2.0, 5.0, 10.0, 30.0)  # after consecutive failed starts
+_ESTIMATORS_KEPT = 4  # (model, option set)s whose engines a worker keeps (each holds the networks)
+_MODELS_KEPT = 2  # models besides the server's own that a worker keeps, loaded from the cache by name
+_STOP_TIMEOUT_S = 5.0
 
 
-class RequestTimeoutError(LocalposeError):
-    """The estimate took longer than the per-request timeout."""
-
-    code = "timeout"
+class _NotDeliveredError(Exception):
+    """The request could not be handed to a worker that has just died: try another one."""
 
 
 class _WorkerState:
-    """The model and estimators of one worker process (set by the pool initializer)."""
+    """The model and estimators of one worker process (set by `_worker_main`)."""
 
     model: ClassVar[ModelBundle | None] = None
     model_cache: ClassVar[Any] = None  # where models asked for by name are loaded from
@@ -46,20 +66,6 @@ class _WorkerState:
     runtime: ClassVar[RuntimeChoice] = "auto"
     estimators: ClassVar[OrderedDict] = OrderedDict()
     models: ClassVar[OrderedDict] = OrderedDict()
-    threads: ClassVar[int] = 1
-    started: ClassVar[Any] = None  # a Barrier the warm-up tasks meet at, one per worker
-
-
-def _init_worker(
-    model: ModelBundle, model_cache: Any, limits: ImageLimits, runtime: RuntimeChoice, started: Any
-) -> None:
-    """Set up a new worker and build its default estimator on one and on all threads: a worker
-    takes requests only once this has run, so none pays for building the engine."""
-    _WorkerState.model, _WorkerState.model_cache = model, model_cache
-    _WorkerState.limits, _WorkerState.runtime = limits, runtime
-    _WorkerState.started = started
-    estimator = _estimator(EstimatorOptions(), None, lone_threads())
-    estimator.threads = 1
 
 
 def lone_threads() -> int:
@@ -70,22 +76,22 @@ def lone_threads() -> int:
 
 
 def _model(name: str | None) -> ModelBundle:
-    """The server's own model (None), or a model from the cache by name (two are kept)."""
+    """The server's own model (None), or a model from the cache by name (a few are kept)."""
     if name is None:
         assert _WorkerState.model is not None, "worker not initialised"
         return _WorkerState.model
     cache = _WorkerState.models
     if name not in cache:
         cache[name] = load_model(ModelOptions(name, _WorkerState.model_cache))
-        while len(cache) > 2:
+        while len(cache) > _MODELS_KEPT:
             cache.popitem(last=False)
     cache.move_to_end(name)
     return cache[name]
 
 
-def _estimator(options: EstimatorOptions, model: str | None, threads: int):
-    """This worker's estimator for `options` and `model` on the server's runtime (a few are kept),
-    set to run on `threads` threads."""
+def _estimator(options: EstimatorOptions, model: str | None = None, threads: int = 1):
+    """This worker's estimator for `options` and `model` on the server's runtime (a few are
+    kept), set to run its networks on `threads` threads."""
     from localpose.estimate import PoseEstimator
 
     options = replace(options, runtime=_WorkerState.runtime)
@@ -93,7 +99,7 @@ def _estimator(options: EstimatorOptions, model: str | None, threads: int):
     key = (options, model)
     if key not in cache:
         cache[key] = PoseEstimator(options, _model(model), _WorkerState.limits, threads=threads)
-        while len(cache) > 4:
+        while len(cache) > _ESTIMATORS_KEPT:
             cache.popitem(last=False)[1].close()
     cache.move_to_end(key)
     estimator = cache[key]
@@ -101,14 +107,37 @@ def _estimator(options: EstimatorOptions, model: str | None, threads: int):
     return estimator
 
 
-def warm_up(_: int) -> bool:
-    """Wait until every worker runs one of these: then all have started and built their
-    default estimator (a worker waiting here takes no second one)."""
-    try:
-        _WorkerState.started.wait(timeout=_WARM_UP_TIMEOUT_S)
-    except threading.BrokenBarrierError:  # another worker never came: serve with those that did
-        return False
-    return True
+def _worker_main(
+    conn: Any, model: ModelBundle, model_cache: Any, limits: ImageLimits, runtime: RuntimeChoice
+) -> None:
+    """A worker process: build the default estimator (its networks on one and on all threads),
+    say so, then run requests until told to stop."""
+    from localpose.lifeline import watch_parent
+
+    watch_parent()
+    _WorkerState.model, _WorkerState.model_cache = model, model_cache
+    _WorkerState.limits, _WorkerState.runtime = limits, runtime
+    _estimator(EstimatorOptions(), None, lone_threads()).threads = 1
+    conn.send(("ready", os.getpid()))
+    while True:
+        try:
+            task = conn.recv()
+        except (EOFError, OSError):  # the server is gone
+            return
+        if task is None:
+            return
+        fn, args = task
+        try:
+            reply = (True, fn(*args))
+        except LocalposeError as exc:
+            reply = (False, exc)
+        except Exception:  # a bug or a native library's error: logged here, generic to the client
+            traceback.print_exc()
+            reply = (False, EstimatorFailedError("the estimator failed on this input (see the server log)"))
+        try:
+            conn.send(reply)
+        except (EOFError, OSError):
+            return
 
 
 def estimate_image(
@@ -142,8 +171,70 @@ def render_image(
     return out.getvalue()
 
 
+class _Worker:
+    """One worker process and the server's end of its pipe."""
+
+    def __init__(self, context: Any, index: int, initargs: tuple) -> None:
+        self.index = index
+        self.dead = False
+        self.conn, child = context.Pipe()
+        self.process = context.Process(
+            target=_worker_main, args=(child, *initargs), name=f"localpose-estimator-{index}", daemon=True
+        )
+        self.process.start()
+        child.close()  # only the worker holds its end: its death is an EOF here
+
+    def wait_ready(self, timeout: float) -> bool:
+        """Block until the worker has loaded the model (False if it died or took too long)."""
+        deadline = time.monotonic() + timeout
+        try:
+            while not self.dead and time.monotonic() < deadline:
+                if self.conn.poll(0.5):
+                    return self.conn.recv()[0] == "ready"
+        except (EOFError, OSError):
+            pass
+        return False
+
+    def call(self, fn: Callable[..., T], args: tuple) -> T:
+        """Run fn(*args) in the worker and return its result (blocks; run in a thread)."""
+        try:
+            self.conn.send((fn, args))
+        except OSError:  # BrokenPipeError: it died before this request reached it
+            self.dead = True
+            raise _NotDeliveredError from None
+        try:
+            ok, value = self.conn.recv()
+        except (EOFError, OSError):
+            self.dead = True
+            raise WorkerLostError(
+                "the estimator process running this request stopped; it is being replaced, retry shortly"
+            ) from None
+        if ok:
+            return value
+        raise value
+
+    def stop(self) -> None:
+        """Ask the worker to finish, then kill it if it does not."""
+        self.dead = True
+        with contextlib.suppress(OSError):
+            self.conn.send(None)
+        self.process.join(_STOP_TIMEOUT_S)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+        self.conn.close()
+
+
+@dataclass
+class _Job:
+    fn: Callable[..., Any]
+    args: tuple
+    started: bool = False
+    worker: _Worker | None = None
+
+
 class EstimatorPool:
-    """N worker processes and a bounded number of requests in flight."""
+    """N worker processes, kept at strength, and a bounded number of requests in flight."""
 
     def __init__(
         self,
@@ -154,57 +245,160 @@ class EstimatorPool:
         runtime: RuntimeChoice = "auto",
         model_cache: Any = None,
     ) -> None:
-        context = multiprocessing.get_context("spawn")
+        self._context = multiprocessing.get_context("spawn")
+        self._initargs = (model, model_cache, limits, runtime)
+        self._lone_threads = lone_threads()
         self.workers = workers
         self.capacity = workers + queue_size
-        started = context.Barrier(workers)
-        self._executor = ProcessPoolExecutor(
-            workers,
-            mp_context=context,
-            initializer=_init_worker,
-            initargs=(model, model_cache, limits, runtime, started),
-        )
+        self._threads = ThreadPoolExecutor(2 * workers, thread_name_prefix="localpose-pool")
+        self._idle: asyncio.Queue[_Worker] = asyncio.Queue()
+        self._members: dict[int, _Worker] = {}  # every worker process, starting or ready
+        self._ready: set[int] = set()
+        self._restarting: set[asyncio.Task] = set()
         self._in_flight = 0
-        self._lone_threads = lone_threads()
-        self._lock = threading.Lock()
-        self.ready = False
+        self._closing = False
+        self.was_ready = False
+        """The pool has been at full strength at least once (it is recovering, not starting)."""
+        self.restarts = 0
+        """Workers replaced after dying."""
+        self.last_recovery_s: float | None = None
+        """Seconds from the last worker's death until its replacement was ready."""
 
-    async def warm(self) -> None:
-        """Start the workers (each builds its default estimator first); then the pool is ready."""
-        loop = asyncio.get_running_loop()
-        await asyncio.gather(*(loop.run_in_executor(self._executor, warm_up, k) for k in range(self.workers)))
-        self.ready = True
+    @property
+    def ready(self) -> bool:
+        """Every worker is up with the model loaded."""
+        return not self._closing and len(self._ready) == self.workers
 
-    def _release(self, _future: Any = None) -> None:
-        with self._lock:
-            self._in_flight -= 1
-
-    async def run(self, fn: Callable[..., T], *args: Any, timeout: float, threaded: bool = False) -> T:
-        """Run fn(*args) in a worker; BusyError when full, RequestTimeoutError after `timeout`.
-
-        With `threaded`, fn also gets threads=N: every core when no other request is in flight,
-        else 1 (a second thread gives nothing while the other core is busy).
-        """
-        with self._lock:
-            if self._in_flight >= self.capacity:
-                raise BusyError("all estimators are busy and the queue is full; retry shortly")
-            self._in_flight += 1
-            alone = self._in_flight == 1
-        try:
-            extra = {"threads": self._lone_threads if alone else 1} if threaded else {}
-            future = self._executor.submit(fn, *args, **extra)
-        except BaseException:
-            self._release()
-            raise
-        future.add_done_callback(self._release)  # the slot frees when the worker really finishes
-        try:
-            return await asyncio.wait_for(asyncio.wrap_future(future), timeout)
-        except TimeoutError:
-            raise RequestTimeoutError(f"the request took longer than {timeout:g} s") from None
+    @property
+    def alive(self) -> int:
+        """Workers up with the model loaded."""
+        return len(self._ready)
 
     @property
     def in_flight(self) -> int:
         return self._in_flight
 
-    def close(self) -> None:
-        self._executor.shutdown(wait=True, cancel_futures=True)
+    async def warm(self) -> None:
+        """Start every worker (each loads the model first); then the pool is ready."""
+        await asyncio.gather(*(self._start(index) for index in range(self.workers)))
+
+    async def _start(self, index: int) -> None:
+        """Start worker `index` and wait until it has loaded the model, retrying with a back-off."""
+        loop = asyncio.get_running_loop()
+        for attempt in itertools.count():
+            if attempt:
+                await asyncio.sleep(_RESTART_DELAYS_S[min(attempt, len(_RESTART_DELAYS_S) - 1)])
+            if self._closing:
+                return
+            worker = await loop.run_in_executor(None, _Worker, self._context, index, self._initargs)
+            self._members[index] = worker
+            if self._closing:  # close() began while this one was starting
+                await loop.run_in_executor(None, worker.stop)
+                return
+            if await loop.run_in_executor(None, worker.wait_ready, _START_TIMEOUT_S) and not self._closing:
+                self._watch(worker, loop)
+                self._ready.add(index)
+                self._idle.put_nowait(worker)
+                self.was_ready = self.was_ready or self.ready
+                return
+            await loop.run_in_executor(None, worker.stop)
+            if not self._closing:
+                _log.warning("estimator worker %d did not start (exit %s)", index, worker.process.exitcode)
+
+    def _watch(self, worker: _Worker, loop: asyncio.AbstractEventLoop) -> None:
+        """Call `_on_exit` on the event loop as soon as the worker's process ends."""
+
+        def wait() -> None:
+            multiprocessing.connection.wait([worker.process.sentinel])  # not reaped here
+            with contextlib.suppress(RuntimeError):  # the loop is closed: the server has stopped
+                loop.call_soon_threadsafe(self._on_exit, worker)
+
+        threading.Thread(target=wait, name=f"localpose-watch-{worker.index}", daemon=True).start()
+
+    def _on_exit(self, worker: _Worker) -> None:
+        """The worker's process ended: start a replacement unless the pool is closing."""
+        loop = asyncio.get_running_loop()
+        worker.dead = True
+        self._ready.discard(worker.index)
+        if self._closing:
+            return
+        worker.process.join(0)
+        _log.warning(
+            "estimator worker %d (pid %s) died (exit code %s); starting a new one",
+            worker.index,
+            worker.process.pid,
+            worker.process.exitcode,
+        )
+        task = loop.create_task(self._replace(worker.index, time.monotonic()))
+        self._restarting.add(task)
+        task.add_done_callback(self._restarting.discard)
+
+    async def _replace(self, index: int, lost_at: float) -> None:
+        await self._start(index)
+        if index in self._ready:
+            self.restarts += 1
+            self.last_recovery_s = time.monotonic() - lost_at
+            _log.warning("estimator worker %d replaced in %.1f s", index, self.last_recovery_s)
+
+    async def _serve(self, job: _Job) -> Any:
+        """Run the job on the next idle live worker; the worker is idle again when it returns."""
+        loop = asyncio.get_running_loop()
+        while True:
+            worker = await self._idle.get()
+            if worker.dead:
+                continue
+            job.started, job.worker = True, worker
+            try:
+                return await loop.run_in_executor(self._threads, worker.call, job.fn, job.args)
+            except _NotDeliveredError:
+                job.started = False
+            finally:
+                if not worker.dead:
+                    self._idle.put_nowait(worker)
+
+    def _finished(self, task: asyncio.Task) -> None:
+        self._in_flight -= 1
+        if not task.cancelled():
+            task.exception()  # retrieved here: a timed-out request's late error is not "never retrieved"
+
+    async def run(self, fn: Callable[..., T], *args: Any, timeout: float, threaded: bool = False) -> T:
+        """Run fn(*args) in a worker; BusyError when full, RequestTimeoutError after `timeout`,
+        WorkerLostError if the worker dies meanwhile.
+
+        With `threaded`, fn's last argument is its thread count: every core when no other
+        request is in flight, else 1 (a second thread gives nothing while the other core is busy).
+        """
+        if self._closing:
+            raise BusyError("the server is shutting down")
+        if self._in_flight >= self.capacity:
+            raise BusyError("all estimators are busy and the queue is full; retry shortly")
+        self._in_flight += 1
+        if threaded:
+            args = (*args, self._lone_threads if self._in_flight == 1 else 1)
+        job = _Job(fn, args)
+        task = asyncio.get_running_loop().create_task(self._serve(job))
+        task.add_done_callback(self._finished)  # the slot frees when the worker really finishes
+        try:
+            return await asyncio.wait_for(asyncio.shield(task), timeout)
+        except asyncio.TimeoutError:  # not the builtin TimeoutError on Python 3.10
+            if not job.started:
+                task.cancel()
+            else:  # still computing: if it is still at it after another `timeout`, it is stuck
+                asyncio.get_running_loop().call_later(timeout, self._kill_if_stuck, job, task)
+            raise RequestTimeoutError(f"the request took longer than {timeout:g} s") from None
+
+    def _kill_if_stuck(self, job: _Job, task: asyncio.Task) -> None:
+        """Kill the worker of a request that outlived twice its timeout (it is then replaced)."""
+        if not task.done() and job.worker is not None and not job.worker.dead:
+            _log.warning("estimator worker %d is stuck on a request; killing it", job.worker.index)
+            job.worker.process.kill()
+
+    async def close(self) -> None:
+        """Stop every worker (those busy are killed after a few seconds)."""
+        self._closing = True
+        loop = asyncio.get_running_loop()
+        for task in list(self._restarting):
+            task.cancel()
+        workers = list(self._members.values())
+        await asyncio.gather(*(loop.run_in_executor(None, w.stop) for w in workers))
+        self._threads.shutdown(wait=False, cancel_futures=True)

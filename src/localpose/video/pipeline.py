@@ -179,6 +179,9 @@ class _WorkerChannel:
 def _init_worker(progress, cancel) -> None:
     import cv2
 
+    from localpose.lifeline import watch_parent
+
+    watch_parent()  # a killed server (or script) leaves no video worker behind
     _WorkerChannel.progress, _WorkerChannel.cancel = progress, cancel
     # Each worker is one core's worth of work: OpenCV's own thread pool would only compete.
     cv2.setNumThreads(1)

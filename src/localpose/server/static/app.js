@@ -846,7 +846,6 @@ async function startCamera() {
   const key = $("api-key").value.trim();
   const query = modelQuery(new URLSearchParams({ num_poses: $("cam-num-poses").value }));
   if (exercise) query.set("exercise", exercise);
-  if (key) query.set("api_key", key);
   const socket = new WebSocket(`${protocol}://${location.host}/api/v1/live?${query}`);
   socket.binaryType = "arraybuffer";
   const grab = document.createElement("canvas");
@@ -867,7 +866,11 @@ async function startCamera() {
       blob.arrayBuffer().then((b) => { if (live()) socket.send(b); else cam.busy = false; });
     }, "image/jpeg", 0.8);
   };
-  socket.onopen = () => { if (state.camera !== cam) { socket.close(1000); return; } setStatus("cam-status", t("camOn")); send(); };
+  socket.onopen = () => {
+    if (state.camera !== cam) { socket.close(1000); return; }
+    if (key) socket.send(JSON.stringify({ api_key: key }));  // never in the URL
+    setStatus("cam-status", t("camOn")); send();
+  };
   socket.onmessage = (event) => {
     if (state.camera !== cam) return;
     cam.busy = false;
