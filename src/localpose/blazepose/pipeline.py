@@ -30,6 +30,7 @@ from localpose.engine.interface import RunningMode, VideoClock, check_rgb
 from localpose.metrics import distinct_in_order
 from localpose.options import EstimatorOptions
 from localpose.result import PoseFrame
+from localpose.runtime.litert import ByThreadCount
 from localpose.schema import NUM_LANDMARKS
 from localpose.smooth import OneEuroSmoother
 
@@ -66,34 +67,31 @@ class BlazePoseEngine:
     ) -> None:
         """`proposer(rgb, tracked)`: where new people are looked for in video mode instead of the
         detector's candidates, given how many are tracked (`localpose.crowd.ProposalRegions`)."""
-        self._weights = (detector, landmarks)
         self._proposer = proposer
         self.mode: RunningMode = mode
         self.options = options
         self._search_images = mode == "image" and options.search_images
-        self._networks: dict[int, tuple[PoseDetector, LandmarkNetwork]] = {}
-        self._threads = 0
-        self.threads = threads
+        self._networks = ByThreadCount(
+            lambda n: (
+                PoseDetector(detector, n),
+                LandmarkNetwork(landmarks, options.segmentation, n),
+            ),
+            threads,
+        )
+        self.detector, self._landmarks = self._networks.current
         self._tracked: list[Roi] = []
         self._smoother: OneEuroSmoother | None = None
         self._clock = VideoClock()
 
     @property
     def threads(self) -> int:
-        return self._threads
+        return self._networks.count
 
     @threads.setter
     def threads(self, count: int) -> None:
         """Run the networks on `count` threads from the next frame on (built on first use)."""
-        count = max(1, int(count))
-        if count not in self._networks:
-            detector, landmarks = self._weights
-            self._networks[count] = (
-                PoseDetector(detector, count),
-                LandmarkNetwork(landmarks, self.options.segmentation, count),
-            )
-        self._threads = count
-        self.detector, self._landmarks = self._networks[count]
+        self._networks.count = count
+        self.detector, self._landmarks = self._networks.current
 
     # -- the two networks ----------------------------------------------------------------------
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from localpose.models import shipped_network
-from localpose.runtime.litert import TFLiteNetwork
+from localpose.runtime.litert import ByThreadCount, TFLiteNetwork
 
 __all__ = ["NETWORKS", "MoveNetNetwork"]
 
@@ -22,22 +22,20 @@ class MoveNetNetwork:
 
     def __init__(self, model: str | bytes, threads: int = 1) -> None:
         """`model`: a registry name from `NETWORKS` (hash-checked), or the network's bytes."""
-        self._content = shipped_network(model) if isinstance(model, str) else model
-        self._by_threads: dict[int, TFLiteNetwork] = {}
-        self.threads = threads
+        content = shipped_network(model) if isinstance(model, str) else model
+        self._by_threads = ByThreadCount(lambda n: TFLiteNetwork(content, n), threads)
+        self._network = self._by_threads.current
         (self._output,) = self._network.output_shapes
         self.dynamic = self._network.dynamic_input
 
     @property
     def threads(self) -> int:
-        return self._threads
+        return self._by_threads.count
 
     @threads.setter
     def threads(self, count: int) -> None:
-        count = max(1, int(count))
-        if count not in self._by_threads:
-            self._by_threads[count] = TFLiteNetwork(self._content, count)
-        self._threads, self._network = count, self._by_threads[count]
+        self._by_threads.count = count
+        self._network = self._by_threads.current
 
     @property
     def input_side(self) -> int | None:

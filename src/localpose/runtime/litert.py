@@ -10,8 +10,9 @@ families (`localpose.blazepose`, later MoveNet) build their pipelines on it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from functools import cache
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 
@@ -19,6 +20,7 @@ from localpose.errors import ModelUnavailableError
 from localpose.nativelog import hide_routine_native_lines
 
 __all__ = [
+    "ByThreadCount",
     "SurgeryUnavailableError",
     "TFLiteNetwork",
     "at_input_size",
@@ -62,6 +64,35 @@ def _require_schema() -> Any:
     if schema is None:
         raise SurgeryUnavailableError("this ai-edge-litert cannot rewrite networks")
     return schema
+
+
+T = TypeVar("T")
+
+
+class ByThreadCount(Generic[T]):
+    """What runs on N threads (an interpreter, a pipeline's networks), built once per thread
+    count on first use, so a caller can switch between one core and several between runs."""
+
+    def __init__(self, build: Callable[[int], T], threads: int = 1) -> None:
+        self._build = build
+        self._built: dict[int, T] = {}
+        self.count = threads
+
+    @property
+    def count(self) -> int:
+        return self._count
+
+    @count.setter
+    def count(self, threads: int) -> None:
+        threads = max(1, int(threads))
+        if threads not in self._built:
+            self._built[threads] = self._build(threads)
+        self._count = threads
+
+    @property
+    def current(self) -> T:
+        """What was built for the current thread count."""
+        return self._built[self._count]
 
 
 class TFLiteNetwork:
