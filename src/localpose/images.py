@@ -18,12 +18,15 @@ from localpose.errors import ImageTooLargeError, InvalidImageError
 from localpose.options import ImageLimits
 
 __all__ = [
+    "FORMATS_TEXT",
+    "IMAGE_SUFFIXES",
     "MAX_SIDE",
     "SUPPORTED_FORMATS",
     "ImageSource",
     "check_size",
     "decode_image",
     "load_image",
+    "looks_like_image",
     "to_rgb",
 ]
 
@@ -32,6 +35,17 @@ ImageSource = np.ndarray | Image.Image | bytes | bytearray | memoryview | str | 
 
 SUPPORTED_FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP", "BMP"})
 """Pillow format names we accept (MPO is the multi-picture JPEG many cameras write)."""
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp"})
+"""File name endings taken for images when a folder is searched (the content decides in the end)."""
+FORMATS_TEXT = "JPEG, PNG, WebP or BMP"
+"""The accepted formats, in words, for messages."""
+_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"BM")
+
+
+def looks_like_image(data: bytes) -> bool:
+    """Content sniffing of the accepted formats (file names and content types are not trusted)."""
+    return data.startswith(_MAGIC) or (data[:4] == b"RIFF" and data[8:12] == b"WEBP")
+
 
 MAX_SIDE = 32766
 """Longest image side the pipeline takes: OpenCV's affine warps need sides below 32767."""
@@ -88,11 +102,9 @@ def decode_image(data: bytes, limits: ImageLimits | None = None) -> np.ndarray:
         except Image.DecompressionBombError as exc:
             raise ImageTooLargeError(f"image has too many pixels: {exc}") from exc
         except (UnidentifiedImageError, OSError, ValueError) as exc:
-            raise InvalidImageError("not a supported image (expected JPEG, PNG, WebP or BMP)") from exc
+            raise InvalidImageError(f"not a supported image (expected {FORMATS_TEXT})") from exc
         if image.format not in SUPPORTED_FORMATS:
-            raise InvalidImageError(
-                f"unsupported image format {image.format}; expected JPEG, PNG, WebP or BMP"
-            )
+            raise InvalidImageError(f"unsupported image format {image.format}; expected {FORMATS_TEXT}")
         check_size(*image.size, limits)
         try:
             image.load()

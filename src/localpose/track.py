@@ -17,7 +17,7 @@ from localpose.errors import InvalidOptionError
 from localpose.metrics import keep_distinct_people
 from localpose.result import PoseFrame
 
-__all__ = ["PoseTracker", "TrackerOptions", "drop_duplicates", "pose_similarity"]
+__all__ = ["PoseTracker", "TrackerOptions", "drop_duplicates", "match_scores"]
 
 
 @dataclass(frozen=True)
@@ -76,9 +76,7 @@ def _oks(
     return np.where(counts > 0, total / np.maximum(counts, 1), 0.0)
 
 
-def pose_similarity(
-    frame: PoseFrame, reference: PoseFrame, options: TrackerOptions | None = None
-) -> np.ndarray:
+def match_scores(frame: PoseFrame, reference: PoseFrame, options: TrackerOptions | None = None) -> np.ndarray:
     """Matching score (n, m) in [0, 1] between the people of `frame` and of `reference`."""
     options = options or TrackerOptions()
     if len(frame) == 0 or len(reference) == 0:
@@ -150,7 +148,7 @@ def drop_duplicates(frame: PoseFrame, options: TrackerOptions | None = None) -> 
     options = options or TrackerOptions()
     if len(frame) < 2:
         return frame
-    return keep_distinct_people(frame, pose_similarity(frame, frame, options), options.duplicate_similarity)
+    return keep_distinct_people(frame, match_scores(frame, frame, options), options.duplicate_similarity)
 
 
 @dataclass
@@ -199,7 +197,7 @@ class PoseTracker:
         if not tracks or not len(free):
             return
         reference = PoseFrame.concatenate([t.last for t in tracks])
-        similarity = pose_similarity(frame[free], reference, self.options)
+        similarity = match_scores(frame[free], reference, self.options)
         rows, cols = linear_assignment(-similarity)
         for r, c in zip(rows, cols, strict=True):
             if similarity[r, c] >= self.options.min_similarity:

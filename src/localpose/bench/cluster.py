@@ -21,10 +21,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from localpose.images import IMAGE_SUFFIXES
+
 __all__ = ["register", "run_benchmark"]
 
 DEFAULT_VIDEO = "videos/pushup_side.mp4"
-_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 
 
 def register(benches: argparse._SubParsersAction) -> None:
@@ -206,7 +207,7 @@ def _run(args: argparse.Namespace) -> int:
     require_ray()
     folder = args.folder or shared_data("images")
     video = args.video or shared_data(DEFAULT_VIDEO)
-    found = sorted(p for p in folder.rglob("*") if p.suffix.lower() in _SUFFIXES) if folder else []
+    found = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES) if folder else []
     if not found or video is None or not video.is_file():
         print("localpose: bench cluster needs --folder (photos) and --video", file=sys.stderr)
         return EXIT_USAGE

@@ -19,11 +19,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from localpose.images import IMAGE_SUFFIXES
 from localpose.options import ModelOptions, default_workers
 
 __all__ = ["register", "run_benchmark"]
-
-_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 
 
 def register(benches: argparse._SubParsersAction) -> None:
@@ -50,7 +49,7 @@ def register(benches: argparse._SubParsersAction) -> None:
 
 
 def _files(folder: Path, count: int) -> list[Path]:
-    found = sorted(p for p in folder.rglob("*") if p.suffix.lower() in _SUFFIXES)
+    found = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
     return [found[k % len(found)] for k in range(count)] if found else []
 
 

@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 
 from localpose.cli.common import add_estimator_arguments, estimator_options, model_options
-from localpose.cli.image import IMAGE_SUFFIXES
 from localpose.errors import InvalidInputError
+from localpose.images import IMAGE_SUFFIXES
 from localpose.result import PoseFrame
 
 __all__ = [

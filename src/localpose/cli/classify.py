@@ -10,7 +10,7 @@ from collections import Counter
 from pathlib import Path
 
 from localpose.cli.analysis_input import EXPORT_SUFFIXES, PoseLoader, add_input_arguments, is_image
-from localpose.cli.image import IMAGE_SUFFIXES
+from localpose.images import IMAGE_SUFFIXES
 
 __all__ = ["register"]
 

@@ -16,12 +16,12 @@ from localpose.cli.progress import progress_bar
 from localpose.estimate import PoseEstimator
 from localpose.export import coco_image_ids, coco_images, coco_results, frame_to_dict, write_csv
 from localpose.export.openpose import OPENPOSE_FOLDER, openpose_dict
+from localpose.images import IMAGE_SUFFIXES
 from localpose.manifest import Manifest, atomic_path, fingerprint
 from localpose.result import PoseFrame
 
-__all__ = ["IMAGE_SUFFIXES", "register"]
+__all__ = ["register"]
 
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp"})
 FORMATS = ("json", "csv", "coco", "openpose")
 
 

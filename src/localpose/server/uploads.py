@@ -13,6 +13,7 @@ from typing import BinaryIO
 from fastapi import Request
 
 from localpose.errors import ImageTooLargeError
+from localpose.images import FORMATS_TEXT, looks_like_image
 from localpose.server.errors import ApiError
 
 try:  # python-multipart >= 0.0.13 names its module python_multipart
@@ -22,17 +23,11 @@ except ImportError:  # older releases
     from multipart.exceptions import FormParserError
     from multipart.multipart import MultipartParser, parse_options_header
 
-__all__ = ["MAX_PARTS", "looks_like_image", "read_body", "receive_video", "uploaded_image", "uploaded_images"]
+__all__ = ["MAX_PARTS", "read_body", "receive_video", "uploaded_image", "uploaded_images"]
 
 MAX_PARTS = 16
 """Parts a multipart body may have (form fields and files); more is a 400."""
 MAX_PART_HEADER_BYTES = 8 * 1024
-_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"BM")
-
-
-def looks_like_image(data: bytes) -> bool:
-    """Content sniffing of the accepted formats (the file name and content type are not trusted)."""
-    return data.startswith(_MAGIC) or (data[:4] == b"RIFF" and data[8:12] == b"WEBP")
 
 
 def _bad(message: str) -> ApiError:
@@ -212,7 +207,7 @@ async def uploaded_image(request: Request, limit: int) -> bytes:
     if not data:
         raise ApiError(400, "missing_image", "no image in the request (send a file part or a raw body)")
     if not looks_like_image(data):
-        raise ApiError(415, "unsupported_media_type", "not a supported image (JPEG, PNG, WebP or BMP)")
+        raise ApiError(415, "unsupported_media_type", f"not a supported image ({FORMATS_TEXT})")
     return data
 
 

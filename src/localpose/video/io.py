@@ -22,6 +22,7 @@ __all__ = [
     "DecodeReport",
     "VideoInfo",
     "VideoWriter",
+    "decoded_to_rgb",
     "frame_range",
     "frame_timestamps",
     "i420_planes",
@@ -30,7 +31,6 @@ __all__ = [
     "read_decoded",
     "read_frames",
     "read_source",
-    "to_rgb",
 ]
 
 log = logging.getLogger(__name__)
@@ -147,7 +147,7 @@ def probe(path: str | Path, stamps: Sequence[float] | None = None) -> VideoInfo:
 _FULL_RANGE = 2  # AVCOL_RANGE_JPEG
 
 
-def to_rgb(frame, rotation: int = 0, max_side: int | None = None) -> np.ndarray:
+def decoded_to_rgb(frame, rotation: int = 0, max_side: int | None = None) -> np.ndarray:
     """A decoded frame as an upright RGB array (rotated by `rotation` degrees, optionally shrunk)."""
     width, height = frame.width, frame.height
     if max_side and max(width, height) > max_side:
@@ -220,7 +220,7 @@ def read_frames(
     noted in `report`; a damaged tail ends the iteration.
     """
     for frame, t_ms, rotation in read_decoded(path, start_ms, stop_ms, report, threads):
-        yield to_rgb(frame, rotation, max_side), t_ms
+        yield decoded_to_rgb(frame, rotation, max_side), t_ms
 
 
 def read_decoded(
@@ -393,6 +393,6 @@ def read_source(source: str, report: DecodeReport | None = None) -> Iterator[tup
             if rotation is None:
                 rotation = round(frame.rotation) % 360
             report.frames += 1
-            yield to_rgb(frame, rotation), (frame.pts - origin) * base * 1000.0
+            yield decoded_to_rgb(frame, rotation), (frame.pts - origin) * base * 1000.0
     finally:
         container.close()

@@ -27,10 +27,10 @@ from localpose.video.io import (
     DecodeReport,
     VideoInfo,
     VideoWriter,
+    decoded_to_rgb,
     frame_range,
     i420_planes,
     read_decoded,
-    to_rgb,
 )
 
 if TYPE_CHECKING:
@@ -198,7 +198,7 @@ def _render_segment(segment: _Segment) -> tuple[int, list[str]]:
                 draw_poses_i420(planes, pose, segment.style, labels=segment.labels)
                 writer.write_decoded(frame, t_ms)
             else:
-                rgb = to_rgb(frame, rotation)
+                rgb = decoded_to_rgb(frame, rotation)
                 writer.write(draw_poses(rgb, pose, segment.style, segment.labels, in_place=True), t_ms)
         return writer.frames, report.errors
 
