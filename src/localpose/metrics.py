@@ -10,9 +10,11 @@ __all__ = [
     "DUPLICATE_OKS",
     "PART_AREA",
     "PART_INSIDE",
+    "box_iou",
     "distinct_in_order",
     "keep_distinct_people",
     "object_keypoint_similarity",
+    "oks_both_visible",
     "pairwise_oks",
 ]
 
@@ -115,3 +117,39 @@ def _inside(box: np.ndarray, other: np.ndarray) -> float:
     height = min(box[3], other[3]) - max(box[1], other[1])
     area = (box[2] - box[0]) * (box[3] - box[1])
     return float(max(width, 0) * max(height, 0) / area) if area > 0 else 1.0
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU matrix (n, m) between boxes a (n, 4) and b (m, 4) given as x1, y1, x2, y2 (a box
+    with negative sides counts as empty)."""
+    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
+    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
+    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
+    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
+    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    area_a = np.clip(a[:, 2] - a[:, 0], 0, None) * np.clip(a[:, 3] - a[:, 1], 0, None)
+    area_b = np.clip(b[:, 2] - b[:, 0], 0, None) * np.clip(b[:, 3] - b[:, 1], 0, None)
+    union = area_a[:, None] + area_b[None, :] - inter
+    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
+
+
+def oks_both_visible(
+    xy_a: np.ndarray,
+    vis_a: np.ndarray,
+    xy_b: np.ndarray,
+    vis_b: np.ndarray,
+    area_b: np.ndarray,
+    min_vis: float,
+    sigmas: tuple[float, ...] | np.ndarray,
+) -> np.ndarray:
+    """OKS matrix (n, m) of people a against references b, averaged over the keypoints that
+    both sides see (visibility >= min_vis), the tracker's variant: COCO's OKS averages over the
+    reference's labelled keypoints only (`object_keypoint_similarity`), but between two
+    predictions neither side is ground truth. Scale: b's box area (at least 1 px²)."""
+    d2 = np.sum((xy_a[:, None] - xy_b[None, :]) ** 2, axis=-1)  # (n, m, k)
+    var = (2 * np.asarray(sigmas)) ** 2
+    e = d2 / (2 * np.maximum(area_b, 1.0)[None, :, None] * var[None, None, :])
+    both = (vis_a[:, None] >= min_vis) & (vis_b[None, :] >= min_vis)
+    counts = both.sum(axis=-1)
+    total = np.where(both, np.exp(-e), 0.0).sum(axis=-1)
+    return np.where(counts > 0, total / np.maximum(counts, 1), 0.0)

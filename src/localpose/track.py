@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from localpose.errors import InvalidOptionError
-from localpose.metrics import keep_distinct_people
+from localpose.metrics import box_iou, keep_distinct_people, oks_both_visible
 from localpose.result import PoseFrame
 
 __all__ = ["PoseTracker", "TrackerOptions", "drop_duplicates", "match_scores"]
@@ -44,38 +44,6 @@ class TrackerOptions:
             raise InvalidOptionError(f"max_gap_ms must be >= 0, got {self.max_gap_ms}")
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU matrix between boxes a (n, 4) and b (m, 4) given as x1, y1, x2, y2."""
-    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
-    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
-    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
-    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    union = area_a[:, None] + area_b[None, :] - inter
-    return np.where(union > 0, inter / np.maximum(union, 1e-9), 0.0)
-
-
-def _oks(
-    xy_a: np.ndarray,
-    vis_a: np.ndarray,
-    xy_b: np.ndarray,
-    vis_b: np.ndarray,
-    area_b: np.ndarray,
-    min_vis: float,
-    sigmas: tuple[float, ...],
-) -> np.ndarray:
-    """OKS matrix (n, m) of people a against references b, over landmarks visible in both."""
-    d2 = np.sum((xy_a[:, None] - xy_b[None, :]) ** 2, axis=-1)  # (n, m, k)
-    var = (2 * np.asarray(sigmas)) ** 2
-    e = d2 / (2 * np.maximum(area_b, 1.0)[None, :, None] * var[None, None, :])
-    both = (vis_a[:, None] >= min_vis) & (vis_b[None, :] >= min_vis)
-    counts = both.sum(axis=-1)
-    total = np.where(both, np.exp(-e), 0.0).sum(axis=-1)
-    return np.where(counts > 0, total / np.maximum(counts, 1), 0.0)
-
-
 def match_scores(frame: PoseFrame, reference: PoseFrame, options: TrackerOptions | None = None) -> np.ndarray:
     """Matching score (n, m) in [0, 1] between the people of `frame` and of `reference`."""
     options = options or TrackerOptions()
@@ -85,7 +53,7 @@ def match_scores(frame: PoseFrame, reference: PoseFrame, options: TrackerOptions
     area = (ref_boxes[:, 2] - ref_boxes[:, 0]) * (ref_boxes[:, 3] - ref_boxes[:, 1])
     if frame.skeleton != reference.skeleton:
         raise ValueError(f"cannot match {frame.skeleton} poses with {reference.skeleton} poses")
-    oks = _oks(
+    oks = oks_both_visible(
         frame.xy,
         frame.visibility,
         reference.xy,
@@ -94,7 +62,7 @@ def match_scores(frame: PoseFrame, reference: PoseFrame, options: TrackerOptions
         options.min_visibility,
         reference.layout.sigmas,
     )
-    iou = _iou(frame.boxes, ref_boxes)
+    iou = box_iou(frame.boxes, ref_boxes)
     return options.oks_weight * oks + (1 - options.oks_weight) * iou
 
 

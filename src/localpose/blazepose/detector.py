@@ -18,6 +18,7 @@ import numpy as np
 
 from localpose.blazepose.regions import Roi
 from localpose.errors import ModelUnavailableError
+from localpose.metrics import box_iou
 from localpose.runtime.litert import SurgeryUnavailableError, TFLiteNetwork, at_input_size
 
 __all__ = ["DETECTOR_SIZE", "PoseDetector", "detector_roles", "sigmoid", "ssd_anchors", "weighted_nms"]
@@ -89,16 +90,11 @@ def weighted_nms(
     """
     order = np.argsort(-scores, kind="stable")
     corners, keypoints, scores = corners[order], keypoints[order], scores[order]
-    areas = np.prod(np.clip(corners[:, 2:] - corners[:, :2], 0, None), axis=1)
     remaining = np.arange(len(scores))
     out = []
     while remaining.size:
         best = remaining[0]
-        lo = np.maximum(corners[remaining, :2], corners[best, :2])
-        hi = np.minimum(corners[remaining, 2:], corners[best, 2:])
-        inter = np.prod(np.clip(hi - lo, 0, None), axis=1)
-        union = areas[remaining] + areas[best] - inter
-        iou = np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
+        iou = box_iou(corners[best : best + 1], corners[remaining])[0]
         cluster = remaining[iou > threshold]
         if cluster.size == 0:
             cluster = remaining[:1]

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from localpose.metrics import box_iou
+
 __all__ = ["MIN_ROI_SIDE", "ROI_SCALE", "Roi"]
 
 ROI_SCALE = 1.25
@@ -49,13 +51,7 @@ class Roi:
 
     def iou(self, other: Roi) -> float:
         """Overlap of the two ROIs' axis-aligned boxes (rotation ignored, as MediaPipe's association does)."""
-        ax0, ay0, ax1, ay1 = self._box()
-        bx0, by0, bx1, by1 = other._box()
-        iw, ih = min(ax1, bx1) - max(ax0, bx0), min(ay1, by1) - max(ay0, by0)
-        if iw <= 0 or ih <= 0:
-            return 0.0
-        inter = iw * ih
-        return inter / (self.side**2 + other.side**2 - inter)
+        return float(box_iou(np.array([self._box()]), np.array([other._box()]))[0, 0])
 
     def same_place(self, other: Roi, min_iou: float) -> bool:
         """Whether both ROIs frame the same person: boxes overlap by `min_iou`, or same centre."""
