@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 
+from localpose.errors import InvalidInputError
 from localpose.export import (
     CSV_COLUMNS,
     coco_results,
@@ -56,9 +57,9 @@ def test_json_round_trip(tmp_path, frame):
 
 def test_json_reader_refuses_other_schemas(frame):
     document = frame_to_dict(frame)
-    with pytest.raises(ValueError, match="unsupported schema_version 2"):
+    with pytest.raises(InvalidInputError, match="unsupported schema_version 2"):
         frame_from_dict({**document, "schema_version": 2})
-    with pytest.raises(ValueError, match="not a localpose pose frame"):
+    with pytest.raises(InvalidInputError, match="not a localpose pose frame"):
         frame_from_dict({**document, "schema": "other"})
 
 
@@ -97,7 +98,7 @@ def test_coco_results_use_the_coco17_mapping(frame):
     np.testing.assert_allclose(keypoints, frame.xy[:, list(COCO17_FROM_LANDMARKS)], atol=1e-3)
     np.testing.assert_allclose(scores, frame.visibility[:, list(COCO17_FROM_LANDMARKS)], atol=1e-3)
     np.testing.assert_allclose(person_scores, frame.score, atol=1e-4)
-    with pytest.raises(ValueError, match="category_id 1"):
+    with pytest.raises(InvalidInputError, match="category_id 1"):
         read_coco_results([{"image_id": 1, "category_id": 2, "keypoints": [0] * 51}])
 
 
@@ -118,3 +119,22 @@ def test_csv_stream_without_header():
     stream = io.StringIO()
     write_csv(stream, [PoseFrame.empty((4, 4))], header=False)
     assert stream.getvalue().count("\n") == 1
+
+
+def test_readers_name_the_file_line_and_field(tmp_path):
+    """Our readers say which file, line or frame and which field is wrong, as InvalidInputError."""
+    from localpose.export import read_csv, read_jsonl
+
+    good = frame_to_dict(PoseFrame.empty((10, 10)))
+    broken = {k: v for k, v in good.items() if k != "image"}
+    lines = tmp_path / "poses.jsonl"
+    lines.write_text(json.dumps(good) + "\n" + json.dumps(broken) + "\n")
+    with pytest.raises(InvalidInputError, match=r"poses\.jsonl, line 2: .*without its 'image' field"):
+        list(read_jsonl(lines))
+    lines.write_text("{not json\n")
+    with pytest.raises(InvalidInputError, match=r"poses\.jsonl, line 1"):
+        list(read_jsonl(lines))
+    table = tmp_path / "poses.csv"
+    table.write_text("source,frame_index\nx,1\n")
+    with pytest.raises(InvalidInputError, match=r"poses\.csv: not a localpose CSV: missing columns"):
+        read_csv(table)

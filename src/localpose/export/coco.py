@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from localpose.errors import InvalidInputError
 from localpose.result import PoseFrame
 
 __all__ = ["coco_image_ids", "coco_images", "coco_results", "read_coco_results"]
@@ -78,7 +79,7 @@ def read_coco_results(
     grouped: dict[int | str, list[dict[str, Any]]] = {}
     for entry in entries:
         if entry.get("category_id") != 1 or len(entry.get("keypoints", ())) != 51:
-            raise ValueError("not a COCO person keypoint result (needs category_id 1 and 51 values)")
+            raise InvalidInputError("not a COCO person keypoint result (needs category_id 1 and 51 values)")
         grouped.setdefault(entry["image_id"], []).append(entry)
     out = {}
     for image_id, people in grouped.items():

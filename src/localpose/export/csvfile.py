@@ -14,6 +14,7 @@ from typing import IO
 
 import numpy as np
 
+from localpose.errors import InvalidInputError
 from localpose.result import PoseFrame
 from localpose.schema import SKELETONS, Skeleton
 
@@ -92,7 +93,7 @@ def _skeleton_of(rows: list[dict[str, str]]) -> Skeleton:
         named = ((int(r["landmark_index"]), r["landmark"]) for r in rows)
         if all(k < len(layout) and layout.names[k] == name for k, name in named):
             return layout
-    raise ValueError(f"unknown landmark names in a localpose CSV: {rows[0]['landmark']!r}")
+    raise InvalidInputError(f"unknown landmark names in a localpose CSV: {rows[0]['landmark']!r}")
 
 
 def write_csv(
@@ -118,10 +119,23 @@ def read_csv(path: str | Path) -> list[tuple[str, int, PoseFrame]]:
         reader = csv.DictReader(stream)
         missing = set(CSV_COLUMNS) - set(reader.fieldnames or ())
         if missing:
-            raise ValueError(f"not a localpose CSV: missing columns {sorted(missing)}")
+            raise InvalidInputError(f"{path}: not a localpose CSV: missing columns {sorted(missing)}")
         for row in reader:
-            grouped.setdefault((row["source"], int(row["frame_index"])), []).append(row)
-    return [(source, index, _frame(rows)) for (source, index), rows in grouped.items()]
+            try:
+                grouped.setdefault((row["source"], int(row["frame_index"])), []).append(row)
+            except (TypeError, ValueError):
+                raise InvalidInputError(
+                    f"{path}, line {reader.line_num}: frame_index is not a number"
+                ) from None
+    frames = []
+    for (source, index), rows in grouped.items():
+        try:
+            frames.append((source, index, _frame(rows)))
+        except InvalidInputError as exc:
+            raise InvalidInputError(f"{path}, frame {index}: {exc}") from None
+        except (TypeError, ValueError) as exc:
+            raise InvalidInputError(f"{path}, frame {index}: a malformed value ({exc})") from None
+    return frames
 
 
 def _frame(rows: list[dict[str, str]]) -> PoseFrame:

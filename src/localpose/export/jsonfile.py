@@ -12,6 +12,7 @@ from typing import IO, Any
 
 import numpy as np
 
+from localpose.errors import InvalidInputError
 from localpose.result import PoseFrame
 from localpose.schema import DEFAULT_SKELETON, skeleton
 
@@ -107,13 +108,26 @@ def frame_to_dict(
 
 
 def frame_from_dict(data: dict[str, Any]) -> PoseFrame:
-    """Rebuild a frame from `frame_to_dict` output (checks schema name and version)."""
-    if data.get("schema") != SCHEMA_NAME:
-        raise ValueError(f"not a localpose pose frame (schema {data.get('schema')!r})")
+    """Rebuild a frame from `frame_to_dict` output (checks schema name and version).
+
+    Anything that is not such a document is an `InvalidInputError` naming the field at fault.
+    """
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA_NAME:
+        schema = data.get("schema") if isinstance(data, dict) else type(data).__name__
+        raise InvalidInputError(f"not a localpose pose frame (schema {schema!r})")
     if data.get("schema_version") != SCHEMA_VERSION:
-        raise ValueError(
+        raise InvalidInputError(
             f"unsupported schema_version {data.get('schema_version')!r}; this reader knows {SCHEMA_VERSION}"
         )
+    try:
+        return _frame_from_dict(data)
+    except KeyError as exc:
+        raise InvalidInputError(f"a localpose pose frame without its {exc.args[0]!r} field") from None
+    except (TypeError, ValueError, IndexError) as exc:
+        raise InvalidInputError(f"a localpose pose frame with a malformed field ({exc})") from None
+
+
+def _frame_from_dict(data: dict[str, Any]) -> PoseFrame:
     people = data["people"]
     n = len(people)
     layout = skeleton(data.get("skeleton", DEFAULT_SKELETON))  # written since the coco17 skeleton
@@ -146,7 +160,11 @@ def write_json(path: str | Path, frame: PoseFrame, source: str | None = None) ->
 
 
 def read_json(path: str | Path) -> PoseFrame:
-    return frame_from_dict(json.loads(Path(path).read_text()))
+    """One frame from a localpose JSON file; InvalidInputError names the file and what is wrong."""
+    try:
+        return frame_from_dict(json.loads(Path(path).read_text()))
+    except (InvalidInputError, ValueError) as exc:  # ValueError: not JSON at all
+        raise InvalidInputError(f"{path}: {exc}") from None
 
 
 def write_jsonl(
@@ -161,7 +179,12 @@ def write_jsonl(
 
 
 def read_jsonl(path: str | Path) -> Iterator[PoseFrame]:
+    """The frames of a localpose JSON Lines file; InvalidInputError names the file and the line."""
     with Path(path).open() as stream:
-        for line in stream:
+        for number, line in enumerate(stream, start=1):
             if line.strip():
-                yield frame_from_dict(json.loads(line))
+                try:
+                    frame = frame_from_dict(json.loads(line))
+                except (InvalidInputError, ValueError) as exc:
+                    raise InvalidInputError(f"{path}, line {number}: {exc}") from None
+                yield frame
