@@ -35,8 +35,8 @@ def register(benches: argparse._SubParsersAction) -> None:
         "cluster", help="local workers vs Ray actors at equal cores: wall time, overhead, peak memory"
     )
     parser.add_argument("--images", type=int, default=200, help="photos per run (default 200)")
-    parser.add_argument("--folder", type=Path, help="photos (default: ../shared/data/images)")
-    parser.add_argument("--video", type=Path, help=f"video (default: ../shared/data/{DEFAULT_VIDEO})")
+    parser.add_argument("--folder", type=Path, help="photos (default: shared test photos, in a checkout)")
+    parser.add_argument("--video", type=Path, help="video (default: shared test clip, in a checkout)")
     parser.add_argument(
         "-w", "--workers", type=int, default=default_workers(), help="processes and actors each"
     )

@@ -35,7 +35,7 @@ def register(benches: argparse._SubParsersAction) -> None:
         "folder",
         type=Path,
         nargs="?",
-        help="photos to run, searched recursively (default: ../shared/data/images next to the checkout)",
+        help="photos to run, searched recursively (default: shared test photos, in a checkout)",
     )
     parser.add_argument("--images", type=int, default=96, help="files per run (the folder's, repeated)")
     parser.add_argument("-n", "--num-poses", type=int, default=1, help="people asked for (default 1)")

@@ -46,7 +46,7 @@ def register(benches: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--data",
         type=Path,
-        help="shared data folder with images/ and mediapipe/ (default: ../shared/data beside the checkout)",
+        help="data folder with images/ and mediapipe/ (default: shared test data, in a checkout)",
     )
     parser.add_argument(
         "--sets", default=",".join(SETS), help=f"comma-separated annotated sets (default {','.join(SETS)})"

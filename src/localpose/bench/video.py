@@ -36,7 +36,7 @@ def register(benches: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--video",
         type=Path,
-        help=f"video to run (default: ../shared/data/{DEFAULT_VIDEO} next to the checkout, if present)",
+        help="video to run (default: the project's shared test clip, from a checkout)",
     )
     parser.add_argument(
         "-w", "--workers", type=int, default=default_workers(), help="workers for the last run"

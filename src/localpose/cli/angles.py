@@ -19,7 +19,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         description=(
             "Joint angles (ankle, knee, hip, shoulder, elbow, wrist) and segment angles (trunk, "
             "pelvis, shoulders, thigh, shank, foot, arm, forearm) in degrees; conventions in "
-            "docs/analysis.md. For a video (or a localpose .jsonl/.csv export) plots one person's "
+            "`python -m pydoc localpose.analysis.angles`. For a video (or a localpose .jsonl/.csv "
+            "export) plots one person's "
             "angles over time to a PNG; for an image prints every person's angles as JSON."
         ),
     )

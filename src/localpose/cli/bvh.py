@@ -21,7 +21,7 @@ def register(commands: argparse._SubParsersAction) -> None:
             "Write one person's world landmarks as a BVH file: a hip-rooted skeleton with one "
             "rotation per joint per frame, centimetres, Y up, frame time from the video; the root "
             "travels with the person (--in-place keeps it at the origin). Import in Blender with "
-            "File > Import > Motion Capture (.bvh). Details: docs/analysis.md, docs/biomechanics.md."
+            "File > Import > Motion Capture (.bvh). Details: `python -m pydoc localpose.analysis.bvh`."
         ),
     )
     parser.add_argument("input", type=Path, metavar="VIDEO", help="video or localpose .jsonl/.csv export")

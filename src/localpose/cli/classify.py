@@ -24,7 +24,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         description=(
             "Label poses with your own classes. `train DIR` reads DIR/<label>/ folders of images "
             "and videos (every pose is an example) and writes a JSON model; `predict` labels "
-            "images, or every frame of a video. Features and models: docs/analysis.md."
+            "images, or every frame of a video. Features and models: "
+            "`python -m pydoc localpose.analysis.classify`."
         ),
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)

@@ -19,7 +19,7 @@ def register(commands: argparse._SubParsersAction) -> None:
             "Compare B against the reference A. Two images: pose similarity after aligning "
             "position, scale and rotation, with each joint's share of the lost points. Two "
             "videos (or localpose exports): motions aligned in time by dynamic time warping, "
-            "with the worst joints of each phase. Formulas: docs/analysis.md."
+            "with the worst joints of each phase. Formulas: `python -m pydoc localpose.analysis.similarity`."
         ),
     )
     parser.add_argument("reference", type=Path, metavar="A", help="reference image, video or export")

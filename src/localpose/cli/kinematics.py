@@ -22,7 +22,8 @@ def register(commands: argparse._SubParsersAction) -> None:
             "Run the video pipeline, write the person's markers as TRC (metres, root motion, "
             "Pose2Sim's BlazePose names) and localpose's 3D angles as MOT, then scale Pose2Sim's "
             "BlazePose model in OpenSim and run inverse kinematics: NAME.ik.mot holds the model's "
-            "joint angles. Needs pip install 'localpose[opensim]'. Details: docs/biomechanics.md."
+            "joint angles. Needs pip install 'localpose[opensim]'. Details: "
+            "`python -m pydoc localpose.analysis.kinematics`."
         ),
     )
     parser.add_argument("input", type=Path, metavar="VIDEO", help="video or localpose .jsonl export")

@@ -24,7 +24,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="count exercise repetitions with form feedback",
         description=(
             "Count repetitions (full and partial) of one person in a video, with per-repetition "
-            "tempo, range of motion and form flags. Signals, thresholds and checks: docs/analysis.md."
+            "tempo, range of motion and form flags. Signals, thresholds and checks: "
+            "`python -m pydoc localpose.analysis.reps`."
         ),
     )
     parser.add_argument("input", type=Path, metavar="VIDEO", help="video or localpose .jsonl/.csv export")
