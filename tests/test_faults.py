@@ -9,6 +9,7 @@ Figures are printed (run with -s to see them). Bounded: every loop has a count o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -487,12 +488,23 @@ def test_websocket_faults(fault_server: RunningServer, photos: dict[str, bytes],
         check_alive(client)
 
 
+def _spawned(server: RunningServer) -> dict[int, str]:
+    """pid -> process name (comm) of the server's spawned worker processes."""
+    found = {}
+    for pid in descendants(server.process.pid):
+        with contextlib.suppress(OSError):  # it may have just ended
+            if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                found[pid] = Path(f"/proc/{pid}/comm").read_text().strip()
+    return found
+
+
+def _workers(server: RunningServer, role: str) -> list[int]:
+    """The server's estimator or live worker processes (they name themselves localpose-<role>)."""
+    return sorted(pid for pid, name in _spawned(server).items() if name == f"localpose-{role}"[:15])
+
+
 def _estimator_workers(server: RunningServer) -> list[int]:
-    return sorted(
-        pid
-        for pid in descendants(server.process.pid)
-        if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
-    )
+    return _workers(server, "estimator")
 
 
 def _load(
@@ -548,6 +560,82 @@ def test_killed_worker_is_replaced_under_load(fault_server: RunningServer, photo
     assert set(statuses) <= {200, 503} and statuses.count(503) <= 4  # at most the requests in flight
     assert statuses[after:] and set(statuses[after:]) == {200}, "every request after recovery succeeds"
     assert len(_estimator_workers(fault_server)) == 2 and workers[0] not in _estimator_workers(fault_server)
+
+
+def test_killed_live_worker_ends_only_its_session(
+    fault_server: RunningServer, photos: dict[str, bytes]
+) -> None:
+    """SIGKILL of a live session's worker process: that client gets a JSON worker_lost and close
+    code 1011, a new session works at once (a spare is kept), /readyz is ready again with the
+    restart counted, and the dead process is not left behind."""
+    base = fault_server.url.replace("http", "ws") + f"{API}/live"
+    jpeg = photos["jpeg"]
+
+    def settled() -> bool:  # no session of an earlier test still starting or ending; the spare up
+        live = httpx.get(fault_server.url + "/readyz").json().get("live", {})
+        return live.get("in_use") == 0 and len(_workers(fault_server, "live")) == 1
+
+    deadline = time.monotonic() + 60
+    while not (settled() and (time.sleep(0.5) or settled())) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    (spare,) = _workers(fault_server, "live")
+
+    async def killed_session() -> tuple[dict, dict, int]:
+        async with websockets.connect(base) as ws:
+            await ws.send(jpeg)
+            first = json.loads(await ws.recv())
+            os.kill(spare, signal.SIGKILL)  # the session took the spare
+            await ws.send(jpeg)
+            reply = json.loads(await asyncio.wait_for(ws.recv(), 30))
+            await ws.wait_closed()
+            return first, reply, ws.close_code
+
+    async def next_session() -> dict:
+        async with websockets.connect(base) as ws:
+            await ws.send(jpeg)
+            return json.loads(await asyncio.wait_for(ws.recv(), 60))
+
+    first, reply, close_code = asyncio.run(killed_session())
+    killed = time.monotonic()
+    assert first["frame_index"] == 0 and first["people"]
+    assert (reply["error"]["code"], close_code) == ("worker_lost", 1011), reply
+    assert not any(bad in reply["error"]["message"] for bad in _FORBIDDEN_IN_MESSAGES)
+    again = asyncio.run(next_session())
+    assert again["frame_index"] == 0 and again["people"], "a new session works after the kill"
+    with httpx.Client(base_url=fault_server.url, timeout=10) as client:
+        while time.monotonic() - killed < 60:
+            ready = client.get("/readyz")
+            if ready.status_code == 200 and ready.json()["live"]["restarts"] >= 1:
+                break
+            time.sleep(0.05)
+        recovery_s = time.monotonic() - killed
+        assert ready.status_code == 200 and ready.json()["live"]["restarts"] >= 1, ready.text
+        check_alive(client)
+    assert spare not in descendants(fault_server.process.pid)
+    # the idle spare killed: not ready ("recovering") until a new one has started
+    while not settled() and time.monotonic() - killed < 60:
+        time.sleep(0.1)
+    (idle_spare,) = _workers(fault_server, "live")
+    os.kill(idle_spare, signal.SIGKILL)
+    spare_killed = time.monotonic()
+    statuses = []
+    with httpx.Client(base_url=fault_server.url, timeout=10) as client:
+        while time.monotonic() - spare_killed < 60:
+            ready = client.get("/readyz")
+            statuses.append(ready.status_code)
+            if ready.status_code == 503:
+                assert ready.json()["error"]["code"] == "recovering"
+            elif 503 in statuses:
+                break
+            time.sleep(0.02)
+    spare_recovery_s = time.monotonic() - spare_killed
+    print(
+        f"\nlive worker kill: next session answered, /readyz ready {recovery_s:.2f} s after the close; "
+        f"idle spare killed: ready again in {spare_recovery_s:.2f} s"
+    )
+    assert 503 in statuses and statuses[-1] == 200 and spare_recovery_s < 30
+    assert idle_spare not in descendants(fault_server.process.pid)
+    assert len(_workers(fault_server, "live")) == 1
 
 
 def _short_video(data_dir: Path) -> bytes:
@@ -716,17 +804,12 @@ def test_varied_options_cannot_exhaust_a_worker(
 def test_killed_video_worker_fails_only_its_job(fault_server: RunningServer, data_dir: Path) -> None:
     """SIGKILL of one of a video job's worker processes: that job fails with a JSON error
     (worker_lost), the next job runs to the end."""
-    estimators = set(_estimator_workers(fault_server))
     with httpx.Client(base_url=fault_server.url, timeout=60) as client:
         job = client.post(f"{API}/videos", content=_short_video(data_dir)).json()
         deadline = time.monotonic() + 60
         video_workers: set[int] = set()
         while not video_workers and time.monotonic() < deadline:
-            video_workers = {
-                pid
-                for pid in descendants(fault_server.process.pid) - estimators
-                if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
-            }
+            video_workers = {pid for pid, name in _spawned(fault_server).items() if "localpose" not in name}
             time.sleep(0.05)
         assert video_workers, "the job started its worker processes"
         time.sleep(0.5)

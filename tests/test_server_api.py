@@ -62,7 +62,13 @@ def _error(response: httpx.Response, status: int, code: str) -> dict:
 
 def test_health_ready_and_info(client: httpx.Client, model: ModelBundle) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
-    assert client.get("/readyz").json() == {"status": "ready", "workers": 2, "restarts": 0}
+    ready = client.get("/readyz").json()
+    assert ready == {
+        "status": "ready",
+        "workers": 2,
+        "restarts": 0,
+        "live": {"sessions": 4, "in_use": 0, "restarts": 0},
+    }
     info = client.get(f"{API}/info").json()
     assert info["model"]["sha256"] == model.sha256
     assert info["runtime"] == "litert"  # ai-edge-litert is a dependency, so "auto" picks it

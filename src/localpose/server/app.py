@@ -2,7 +2,8 @@
 
 Images are read into memory (never written to disk), sniffed, and estimated in the worker
 pool; video uploads stream into a job folder; the live WebSocket runs one `LiveSession` per
-connection. Every error is JSON: ``{"error": {"code": ..., "message": ...}}``.
+connection, each in a live worker process of its own. Every error is JSON:
+``{"error": {"code": ..., "message": ...}}``.
 """
 
 from __future__ import annotations
@@ -27,11 +28,14 @@ from fastapi.staticfiles import StaticFiles
 from localpose import __version__
 from localpose.draw import PERSON_COLORS, RED, WHITE
 from localpose.errors import (
+    BusyError,
     ImageTooLargeError,
     InvalidOptionError,
     InvalidVideoError,
     LocalposeError,
+    RequestTimeoutError,
     StorageFullError,
+    WorkerLostError,
 )
 from localpose.export import coco_results, frame_to_dict, write_csv
 from localpose.models import ModelBundle, installed_models
@@ -43,6 +47,7 @@ from localpose.server.docs import add_docs_routes
 from localpose.server.errors import ApiError, error_body, error_response, install_error_handlers
 from localpose.server.guard import ServiceGuard
 from localpose.server.jobs import JobStore, VideoJob, result_budget
+from localpose.server.live_pool import LivePool
 from localpose.server.options import ServerOptions
 from localpose.server.pool import EstimatorPool, estimate_image, render_image
 from localpose.server.uploads import receive_video, uploaded_image, uploaded_images
@@ -132,17 +137,21 @@ def create_app(options: ServerOptions, model: ModelBundle) -> FastAPI:
         model, options.workers, options.queue_size, options.limits, options.runtime, options.model.cache_dir
     )
     jobs = JobStore(options.jobs_dir, model, options.job_ttl_s, options.jobs_max_bytes)
-    live_slots = asyncio.Semaphore(options.live_sessions)
+    live = LivePool(model, options.live_sessions, options.limits, options.runtime, options.model.cache_dir)
+
+    async def warm_up() -> None:
+        await pool.warm()
+        live.warm()  # after the estimators, so the two do not share the cores while starting
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        warm = asyncio.create_task(pool.warm())
+        warm = asyncio.create_task(warm_up())
         sweeper = asyncio.create_task(_sweep(jobs))
         try:
             yield
         finally:
             sweeper.cancel()
-            await pool.close()
+            await asyncio.gather(pool.close(), live.close())
             warm.cancel()
             await asyncio.to_thread(jobs.close)
 
@@ -154,7 +163,7 @@ def create_app(options: ServerOptions, model: ModelBundle) -> FastAPI:
         docs_url=None,  # served offline by localpose.server.docs
         redoc_url=None,
     )
-    app.state.pool, app.state.jobs, app.state.server_options = pool, jobs, options
+    app.state.pool, app.state.live, app.state.jobs, app.state.server_options = pool, live, jobs, options
     install_error_handlers(app)
     if options.cors_origins:
         app.add_middleware(
@@ -165,10 +174,10 @@ def create_app(options: ServerOptions, model: ModelBundle) -> FastAPI:
         )
     app.add_middleware(ServiceGuard, options=options, key_accepted=key_accepted)  # outermost
 
-    _add_health_routes(app, options, model, pool)
+    _add_health_routes(app, options, model, pool, live)
     _add_pose_routes(app, options, pool)
     _add_video_routes(app, options, jobs)
-    _add_live_route(app, options, model, live_slots)
+    _add_live_route(app, options, live)
     app.include_router(analysis_router)
     add_docs_routes(app)
     _add_webui(app)
@@ -181,7 +190,9 @@ async def _sweep(jobs: JobStore) -> None:
         await asyncio.to_thread(jobs.expire)
 
 
-def _add_health_routes(app: FastAPI, options: ServerOptions, model: ModelBundle, pool: EstimatorPool) -> None:
+def _add_health_routes(
+    app: FastAPI, options: ServerOptions, model: ModelBundle, pool: EstimatorPool, live: LivePool
+) -> None:
     @app.api_route("/healthz", methods=["GET", "HEAD"], tags=["health"])
     async def healthz() -> dict[str, str]:
         """The process is up."""
@@ -189,12 +200,22 @@ def _add_health_routes(app: FastAPI, options: ServerOptions, model: ModelBundle,
 
     @app.api_route("/readyz", methods=["GET", "HEAD"], tags=["health"])
     async def readyz() -> JSONResponse:
-        """Every worker is up with the model loaded (503 while starting or replacing a dead one)."""
+        """Every estimator worker is up with the model loaded, and no dead live-session worker
+        is still being replaced (503 while starting or replacing a dead one)."""
         if not pool.ready:
             code = "recovering" if pool.was_ready else "starting"
             message = f"{pool.alive} of {pool.workers} estimator workers have loaded the model"
             return error_response(503, code, message)
-        return JSONResponse({"status": "ready", "workers": pool.workers, "restarts": pool.restarts})
+        if live.recovering:
+            return error_response(503, "recovering", "a live-session worker died and is being replaced")
+        return JSONResponse(
+            {
+                "status": "ready",
+                "workers": pool.workers,
+                "restarts": pool.restarts,
+                "live": {"sessions": live.sessions, "in_use": live.in_use, "restarts": live.restarts},
+            }
+        )
 
     @app.get(f"{API}/info", tags=["info"])
     async def info() -> dict[str, Any]:
@@ -394,27 +415,22 @@ async def _store_upload(request: Request, jobs: JobStore, job: VideoJob, video_o
     jobs.resize(job, size + result_budget(info, video_options))
 
 
-def _add_live_route(
-    app: FastAPI, options: ServerOptions, model: ModelBundle, slots: asyncio.Semaphore
-) -> None:
+def _add_live_route(app: FastAPI, options: ServerOptions, live: LivePool) -> None:
     @app.websocket(f"{API}/live")
-    async def live(websocket: WebSocket) -> None:
+    async def live_socket(websocket: WebSocket) -> None:
         """Send JPEG frames (binary messages); receive one localpose JSON document per frame.
 
         Query: num_poses, exercise (adds a live repetition counter: "reps" in each reply). With an
         API key set, send it as a header or as the first message, ``{"api_key": KEY}``. Refusals
         and an idle session (no frame for `live_idle_s`) get a JSON error message, then a close.
+        Each session runs in a worker process of its own: if it dies, the client gets a JSON
+        `worker_lost` error and close code 1011, and can start a new session at once.
         """
         await websocket.accept()
         if not await _live_key_accepted(websocket, options):
             await _close_with(websocket, 4401, "unauthorized", "this server needs an API key")
             return
-        if slots.locked():
-            message = f"all {options.live_sessions} live sessions are in use; try again later"
-            await _close_with(websocket, 1013, "busy", message)
-            return
-        async with slots:
-            await _live_session(websocket, options, model)
+        await _live_session(websocket, options, live)
 
 
 async def _close_with(websocket: WebSocket, close_code: int, code: str, message: str) -> None:
@@ -447,22 +463,20 @@ def _live_parameters(websocket: WebSocket, options: ServerOptions) -> tuple[Esti
     return estimator, (RepCounter(exercise) if exercise else None)
 
 
-def _live_frame(session: Any, data: bytes, t_ms: float, options: ServerOptions) -> PoseFrame:
-    """Decode and estimate one live frame (in a thread: neither blocks the event loop)."""
-    from localpose.images import decode_image
-
-    return session.process(decode_image(data, options.limits), t_ms)
-
-
-async def _live_session(websocket: WebSocket, options: ServerOptions, model: ModelBundle) -> None:
-    from localpose.live import LiveSession
-
+async def _live_session(websocket: WebSocket, options: ServerOptions, live: LivePool) -> None:
     try:
         estimator, counter = _live_parameters(websocket, options)
     except (LocalposeError, ValueError) as exc:
         await _close_with(websocket, 1008, InvalidOptionError.code, str(exc))
         return
-    session = await asyncio.to_thread(LiveSession, estimator, model)
+    try:
+        lease = await live.open(estimator)
+    except WorkerLostError as exc:
+        await _close_with(websocket, 1011, exc.code, str(exc))
+        return
+    except BusyError as exc:
+        await _close_with(websocket, 1013, exc.code, str(exc))
+        return
     started = time.perf_counter()
     index = 0
     try:
@@ -481,7 +495,10 @@ async def _live_session(websocket: WebSocket, options: ServerOptions, model: Mod
                 continue
             t_ms = 1000.0 * (time.perf_counter() - started)
             try:
-                frame = await asyncio.to_thread(_live_frame, session, data, t_ms, options)
+                frame = await lease.frame(data, t_ms, options.request_timeout_s)
+            except (WorkerLostError, RequestTimeoutError) as exc:  # the session's process is gone
+                await _close_with(websocket, 1011, exc.code, str(exc))
+                break
             except LocalposeError as exc:
                 await websocket.send_json(error_body(exc.code, str(exc)))
                 continue
@@ -494,7 +511,7 @@ async def _live_session(websocket: WebSocket, options: ServerOptions, model: Mod
     except WebSocketDisconnect:
         pass
     finally:
-        await asyncio.to_thread(session.close)
+        await lease.close()
 
 
 def _add_webui(app: FastAPI) -> None:

@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import itertools
 import logging
 import multiprocessing
 import multiprocessing.connection
 import os
+import sys
 import threading
 import time
 import traceback
@@ -29,7 +31,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
 from localpose.errors import (
     BusyError,
@@ -42,18 +44,29 @@ from localpose.models import ModelBundle, load_model
 from localpose.options import EstimatorOptions, ImageLimits, ModelOptions, RuntimeChoice, default_workers
 from localpose.result import PoseFrame
 
-__all__ = ["EstimatorPool", "estimate_image", "lone_threads", "render_image"]
+__all__ = [
+    "EstimatorPool",
+    "WorkerProcess",
+    "estimate_image",
+    "live_close",
+    "live_frame",
+    "live_open",
+    "lone_threads",
+    "render_image",
+    "watch_exit",
+]
 
 T = TypeVar("T")
+WorkerRole = Literal["estimator", "live"]
 _log = logging.getLogger("localpose.server")
-_START_TIMEOUT_S = 120.0  # a worker that has not loaded the model by then is killed and started again
-_RESTART_DELAYS_S = (0.0, 1.0, 2.0, 5.0, 10.0, 30.0)  # after consecutive failed starts
+START_TIMEOUT_S = 120.0  # a worker that has not loaded the model by then is killed and started again
+RESTART_DELAYS_S = (0.0, 1.0, 2.0, 5.0, 10.0, 30.0)  # after consecutive failed starts
 _ESTIMATORS_KEPT = 4  # (model, option set)s whose engines a worker keeps (each holds the networks)
 _MODELS_KEPT = 2  # models besides the server's own that a worker keeps, loaded from the cache by name
-_STOP_TIMEOUT_S = 5.0
+STOP_TIMEOUT_S = 5.0
 
 
-class _NotDeliveredError(Exception):
+class NotDeliveredError(Exception):
     """The request could not be handed to a worker that has just died: try another one."""
 
 
@@ -66,6 +79,7 @@ class _WorkerState:
     runtime: ClassVar[RuntimeChoice] = "auto"
     estimators: ClassVar[OrderedDict] = OrderedDict()
     models: ClassVar[OrderedDict] = OrderedDict()
+    live: ClassVar[Any] = None  # a live worker's `LiveSession`
 
 
 def lone_threads() -> int:
@@ -107,17 +121,35 @@ def _estimator(options: EstimatorOptions, model: str | None = None, threads: int
     return estimator
 
 
+def _name_process(name: str) -> None:
+    """Show `name` for this process in ps and top (Linux; elsewhere nothing happens)."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None).prctl(15, name.encode()[:15], 0, 0, 0)  # PR_SET_NAME
+
+
 def _worker_main(
-    conn: Any, model: ModelBundle, model_cache: Any, limits: ImageLimits, runtime: RuntimeChoice
+    conn: Any,
+    role: WorkerRole,
+    model: ModelBundle,
+    model_cache: Any,
+    limits: ImageLimits,
+    runtime: RuntimeChoice,
 ) -> None:
-    """A worker process: build the default estimator (its networks on one and on all threads),
-    say so, then run requests until told to stop."""
+    """A worker process: an estimator worker builds the default estimator (its networks on
+    one and on all threads); a live worker builds and drops a session (its own sessions start
+    when clients connect). Then it says it is ready and runs requests until told to stop."""
     from localpose.lifeline import watch_parent
 
     watch_parent()
+    _name_process(f"localpose-{role}")
     _WorkerState.model, _WorkerState.model_cache = model, model_cache
     _WorkerState.limits, _WorkerState.runtime = limits, runtime
-    _estimator(EstimatorOptions(), None, lone_threads()).threads = 1
+    if role == "estimator":
+        _estimator(EstimatorOptions(), None, lone_threads()).threads = 1
+    else:  # a first session built and dropped: the runtime imported, a new session's start halved
+        live_open(EstimatorOptions())
+        live_close()
     conn.send(("ready", os.getpid()))
     while True:
         try:
@@ -171,15 +203,39 @@ def render_image(
     return out.getvalue()
 
 
-class _Worker:
-    """One worker process and the server's end of its pipe."""
+def live_open(options: EstimatorOptions) -> None:
+    """Start this live worker's session (video mode, tracking, flags, smoothing) on `options`."""
+    from localpose.live import LiveSession
 
-    def __init__(self, context: Any, index: int, initargs: tuple) -> None:
+    live_close()
+    _WorkerState.live = LiveSession(replace(options, runtime=_WorkerState.runtime), _model(None))
+
+
+def live_frame(data: bytes, timestamp_ms: float) -> PoseFrame:
+    """Decode (with the size limits) and estimate the session's next frame."""
+    from localpose.images import decode_image
+
+    assert _WorkerState.live is not None, "no live session"
+    return _WorkerState.live.process(decode_image(data, _WorkerState.limits), timestamp_ms)
+
+
+def live_close() -> None:
+    """End this live worker's session, if any (the worker can take another one)."""
+    if _WorkerState.live is not None:
+        _WorkerState.live.close()
+        _WorkerState.live = None
+
+
+class WorkerProcess:
+    """One worker process and the server's end of its pipe. `role` names the process
+    (``localpose-<role>`` in ps and top) and says what it prepares before it is ready."""
+
+    def __init__(self, context: Any, index: int, initargs: tuple, role: WorkerRole = "estimator") -> None:
         self.index = index
         self.dead = False
         self.conn, child = context.Pipe()
         self.process = context.Process(
-            target=_worker_main, args=(child, *initargs), name=f"localpose-estimator-{index}", daemon=True
+            target=_worker_main, args=(child, role, *initargs), name=f"localpose-{role}-{index}", daemon=True
         )
         self.process.start()
         child.close()  # only the worker holds its end: its death is an EOF here
@@ -201,7 +257,7 @@ class _Worker:
             self.conn.send((fn, args))
         except OSError:  # BrokenPipeError: it died before this request reached it
             self.dead = True
-            raise _NotDeliveredError from None
+            raise NotDeliveredError from None
         try:
             ok, value = self.conn.recv()
         except (EOFError, OSError):
@@ -218,11 +274,24 @@ class _Worker:
         self.dead = True
         with contextlib.suppress(OSError):
             self.conn.send(None)
-        self.process.join(_STOP_TIMEOUT_S)
+        self.process.join(STOP_TIMEOUT_S)
         if self.process.is_alive():
             self.process.kill()
             self.process.join()
         self.conn.close()
+
+
+def watch_exit(
+    worker: WorkerProcess, loop: asyncio.AbstractEventLoop, on_exit: Callable[[WorkerProcess], None]
+) -> None:
+    """Call on_exit(worker) on the event loop as soon as the worker's process ends."""
+
+    def wait() -> None:
+        multiprocessing.connection.wait([worker.process.sentinel])  # not reaped here
+        with contextlib.suppress(RuntimeError):  # the loop is closed: the server has stopped
+            loop.call_soon_threadsafe(on_exit, worker)
+
+    threading.Thread(target=wait, name=f"localpose-watch-{worker.index}", daemon=True).start()
 
 
 @dataclass
@@ -230,7 +299,7 @@ class _Job:
     fn: Callable[..., Any]
     args: tuple
     started: bool = False
-    worker: _Worker | None = None
+    worker: WorkerProcess | None = None
 
 
 class EstimatorPool:
@@ -251,8 +320,8 @@ class EstimatorPool:
         self.workers = workers
         self.capacity = workers + queue_size
         self._threads = ThreadPoolExecutor(2 * workers, thread_name_prefix="localpose-pool")
-        self._idle: asyncio.Queue[_Worker] = asyncio.Queue()
-        self._members: dict[int, _Worker] = {}  # every worker process, starting or ready
+        self._idle: asyncio.Queue[WorkerProcess] = asyncio.Queue()
+        self._members: dict[int, WorkerProcess] = {}  # every worker process, starting or ready
         self._ready: set[int] = set()
         self._restarting: set[asyncio.Task] = set()
         self._in_flight = 0
@@ -287,16 +356,16 @@ class EstimatorPool:
         loop = asyncio.get_running_loop()
         for attempt in itertools.count():
             if attempt:
-                await asyncio.sleep(_RESTART_DELAYS_S[min(attempt, len(_RESTART_DELAYS_S) - 1)])
+                await asyncio.sleep(RESTART_DELAYS_S[min(attempt, len(RESTART_DELAYS_S) - 1)])
             if self._closing:
                 return
-            worker = await loop.run_in_executor(None, _Worker, self._context, index, self._initargs)
+            worker = await loop.run_in_executor(None, WorkerProcess, self._context, index, self._initargs)
             self._members[index] = worker
             if self._closing:  # close() began while this one was starting
                 await loop.run_in_executor(None, worker.stop)
                 return
-            if await loop.run_in_executor(None, worker.wait_ready, _START_TIMEOUT_S) and not self._closing:
-                self._watch(worker, loop)
+            if await loop.run_in_executor(None, worker.wait_ready, START_TIMEOUT_S) and not self._closing:
+                watch_exit(worker, loop, self._on_exit)
                 self._ready.add(index)
                 self._idle.put_nowait(worker)
                 self.was_ready = self.was_ready or self.ready
@@ -305,17 +374,7 @@ class EstimatorPool:
             if not self._closing:
                 _log.warning("estimator worker %d did not start (exit %s)", index, worker.process.exitcode)
 
-    def _watch(self, worker: _Worker, loop: asyncio.AbstractEventLoop) -> None:
-        """Call `_on_exit` on the event loop as soon as the worker's process ends."""
-
-        def wait() -> None:
-            multiprocessing.connection.wait([worker.process.sentinel])  # not reaped here
-            with contextlib.suppress(RuntimeError):  # the loop is closed: the server has stopped
-                loop.call_soon_threadsafe(self._on_exit, worker)
-
-        threading.Thread(target=wait, name=f"localpose-watch-{worker.index}", daemon=True).start()
-
-    def _on_exit(self, worker: _Worker) -> None:
+    def _on_exit(self, worker: WorkerProcess) -> None:
         """The worker's process ended: start a replacement unless the pool is closing."""
         loop = asyncio.get_running_loop()
         worker.dead = True
@@ -350,7 +409,7 @@ class EstimatorPool:
             job.started, job.worker = True, worker
             try:
                 return await loop.run_in_executor(self._threads, worker.call, job.fn, job.args)
-            except _NotDeliveredError:
+            except NotDeliveredError:
                 job.started = False
             finally:
                 if not worker.dead:

@@ -381,7 +381,7 @@ async function estimateFiles(files) {
 }
 
 function moreSeen(doc) {
-  const seen = doc.people_seen ?? doc.detections;  // when the server reports what it saw beyond num_poses
+  const seen = doc.people_seen;  // sent when the engine saw more people than num_poses kept
   return typeof seen === "number" && seen > doc.people.length ? t("moreSeen", seen - doc.people.length) : "";
 }
 
