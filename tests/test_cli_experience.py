@@ -108,6 +108,22 @@ def test_analysis_of_a_video_shows_progress_on_a_terminal(data_dir: Path, model_
     assert (tmp_path / "a.csv").stat().st_size > 1000
 
 
+def test_bench_shows_progress_on_a_terminal_and_not_in_a_pipe(
+    folder: Path, model_cache: Path, tmp_path: Path
+):
+    args = ["bench", "folder", str(folder), "--images", "6", "--repeat", "1", "-w", "2"]
+    args += ["--model-cache", str(model_cache)]
+    code, written = _run_on_terminal([*args, "-o", str(tmp_path / "t.json")])
+    assert code == 0, written
+    assert re.search(rb"bench folder: +\d+%\|", written), written
+    piped = subprocess.run(
+        [*COMMAND, *args, "-o", str(tmp_path / "p.json")], capture_output=True, timeout=240
+    )
+    assert piped.returncode == 0, piped.stderr
+    assert not BAR.search(piped.stderr) and b"\r" not in piped.stderr, piped.stderr
+    assert (tmp_path / "t.json").stat().st_size > 100 and (tmp_path / "p.json").stat().st_size > 100
+
+
 def test_pipe_gets_no_progress_bar(folder: Path, model_cache: Path, tmp_path: Path):
     result = subprocess.run(
         [*COMMAND, "image", str(folder), "-o", str(tmp_path), "--model-cache", str(model_cache)],

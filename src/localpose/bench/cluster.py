@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from localpose.cli.progress import progress_bar
 from localpose.images import IMAGE_SUFFIXES
 
 __all__ = ["register", "run_benchmark"]
@@ -148,13 +149,18 @@ def run_benchmark(
         "video": {"local": video_run("local", False), "ray": video_run("ray", True)},
     }
     results: dict[str, dict] = {}
+    bar = progress_bar(
+        total=sum(len(r) for r in contenders.values()) * max(1, repeat), desc="bench cluster", unit="run"
+    )
     try:
         for task, runs in contenders.items():
             best: dict[str, tuple[float, float]] = {}
             outputs: dict[str, object] = {}
             for _ in range(max(1, repeat)):
                 for name, run in runs.items():
+                    bar.set_postfix_str(f"{task} {name}")
                     seconds, peak, outputs[name] = _timed(run)
+                    bar.update()
                     if name not in best or seconds < best[name][0]:
                         best[name] = (seconds, peak)
             items = len(photos) if task == "images" else video_frames(video)

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from localpose.cli.progress import progress_bar
 from localpose.images import IMAGE_SUFFIXES
 from localpose.options import ModelOptions, default_workers
 
@@ -100,6 +101,7 @@ def run_benchmark(
         rounds += (("mediapipe", {"mediapipe": run_mediapipe}),)
     best: dict[str, float] = {}
     people: dict[str, int] = {}
+    bar = progress_bar(total=sum(len(c) for _, c in rounds) * max(1, repeat), desc="bench folder", unit="run")
     for runtime, contenders in rounds:  # MediaPipe's graph threads stay busy after a call
         options = EstimatorOptions(num_poses=num_poses, runtime=runtime)
         with PoseEstimator(options, model, threads=1) as estimator:
@@ -108,6 +110,8 @@ def run_benchmark(
                 for name, run in contenders.items():
                     seconds, people[name] = _timed(run, estimator)
                     best[name] = min(best.get(name, seconds), seconds)
+                    bar.update()
+    bar.close()
     runs = {
         name: {
             "seconds": round(seconds, 3),

@@ -20,9 +20,11 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from localpose.cli.progress import progress_bar
 from localpose.evaluation import SETS
 from localpose.options import ModelOptions
 
@@ -58,8 +60,9 @@ def register(benches: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=_run)
 
 
-def _side_by_side(estimators: dict, images: dict, repeat: int) -> tuple[dict, dict]:
-    """Frames and best times (ms) per estimator and image, each image through each in turn."""
+def _side_by_side(estimators: dict, images: dict, repeat: int, bar: Any) -> tuple[dict, dict]:
+    """Frames and best times (ms) per estimator and image, each image through each in turn
+    (`bar` advances by one per image pass)."""
     frames: dict[str, dict] = {name: {} for name in estimators}
     times: dict[str, dict] = {name: {} for name in estimators}
     for estimator in estimators.values():  # warm-up: networks built, caches filled
@@ -71,6 +74,7 @@ def _side_by_side(estimators: dict, images: dict, repeat: int) -> tuple[dict, di
                 frames[name][image_id] = estimator.estimate(rgb)
                 elapsed = 1000 * (time.perf_counter() - started)
                 times[name][image_id] = min(times[name].get(image_id, elapsed), elapsed)
+            bar.update()
     return frames, times
 
 
@@ -100,7 +104,10 @@ def run_benchmark(
     if mediapipe_version() is not None:  # MediaPipe's own pass, with the localpose[mediapipe] extra
         rounds += ({"mediapipe": ("single-pass", "mediapipe")},)
     results: dict[str, dict] = {}
+    passes = sum(len(load_set(data, name)) for name in sets) * max(1, repeat) * len(rounds)
+    bar = progress_bar(total=passes, desc="bench images", unit="image")
     for name in sets:
+        bar.set_postfix_str(name)
         annotated = load_set(data, name)
         images = {str(image.path.name): load_image(image.path) for image in annotated}
         frames: dict[str, dict] = {}
@@ -114,7 +121,7 @@ def run_benchmark(
                 )
                 for label, (mode, runtime) in contenders.items()
             }
-            found, took = _side_by_side(estimators, images, repeat)
+            found, took = _side_by_side(estimators, images, repeat, bar)
             frames.update(found)
             times.update(took)
             for estimator in estimators.values():
@@ -127,6 +134,7 @@ def run_benchmark(
             }
             for label in frames
         }
+    bar.close()
     return {
         "benchmark": "images",
         "data": str(data),

@@ -22,6 +22,7 @@ import threading
 import time
 from pathlib import Path
 
+from localpose.cli.progress import progress_bar
 from localpose.server.options import ServerOptions
 
 __all__ = ["register", "run_benchmark"]
@@ -142,12 +143,17 @@ def run_benchmark(images: list[Path], workers: int, requests: int, queue: int = 
         "runs": {},
     }
     counts = sorted({1, workers})
-    with tempfile.TemporaryDirectory(prefix="localpose-bench-serve-") as workdir:
+    bar = progress_bar(total=len(counts) * len(CLIENTS), desc="bench serve", unit="load")
+    with bar, tempfile.TemporaryDirectory(prefix="localpose-bench-serve-") as workdir:
         for count in counts:
             process, url = _start_server(count, queue, Path(workdir))
             try:
                 _load(url, data, 1, 4)  # warm-up
-                results["runs"][f"{count}_workers"] = [_load(url, data, c, requests) for c in CLIENTS]
+                rows = results["runs"][f"{count}_workers"] = []
+                for clients in CLIENTS:
+                    bar.set_postfix_str(f"{count} workers, {clients} clients")
+                    rows.append(_load(url, data, clients, requests))
+                    bar.update()
             finally:
                 process.terminate()
                 process.wait(timeout=30)

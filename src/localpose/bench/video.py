@@ -22,6 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from localpose.cli.progress import progress_bar
+
 __all__ = ["register", "run_benchmark"]
 
 DEFAULT_VIDEO = "videos/pushup_side.mp4"
@@ -130,9 +132,14 @@ def run_benchmark(video: Path, workers: int, repeat: int = 1) -> dict:
         plan.append((f"localpose_{workers}_workers", "localpose", workers))
     plan.append((f"localpose_{workers}_workers_no_mp4", "keypoints", workers))
     runs = {}
-    for name, kind, count in plan:
-        tries = [_contender(kind, video, count) for _ in range(max(1, repeat))]
-        runs[name] = max(tries, key=lambda r: r["end_to_end_fps"])
+    with progress_bar(total=len(plan) * max(1, repeat), desc="bench video", unit="run") as bar:
+        for name, kind, count in plan:
+            bar.set_postfix_str(name)
+            tries = []
+            for _ in range(max(1, repeat)):
+                tries.append(_contender(kind, video, count))
+                bar.update()
+            runs[name] = max(tries, key=lambda r: r["end_to_end_fps"])
     for result in runs.values():
         result["ratio_to_seed"] = (
             result["end_to_end_fps"] / runs["seed"]["end_to_end_fps"] if has_seed else None
