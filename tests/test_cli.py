@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -66,6 +67,15 @@ def test_image_to_stdout_is_json_lines(data_dir, model_cache, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert code == EXIT_OK and len(lines) == 1
     assert json.loads(lines[0])["people"][0]["landmarks"][0]["name"] == "nose"
+
+
+def test_summary_says_when_more_people_were_seen(data_dir, model_cache, capsys):
+    """Asked for 2 people on a photo of 5, the summary line points at -n."""
+    photo = data_dir / "images" / "coco" / "000000197388.jpg"
+    code = main(["image", str(photo), "-n", "2", "--model-cache", str(model_cache)])
+    err = capsys.readouterr().err
+    assert code == EXIT_OK
+    assert re.search(r"2 people found, [2-9] more seen: use -n", err), err
 
 
 def test_missing_input_and_bad_options(tmp_path, model_cache, capsys):

@@ -179,3 +179,24 @@ def thunder_estimator(model_cache: Path):
         EstimatorOptions(num_poses=5), ModelOptions("movenet-thunder", model_cache)
     ) as estimator:
         yield estimator
+
+
+def test_people_left_out_by_num_poses_are_counted(model: ModelBundle, data_dir: Path) -> None:
+    """COCO 197388 has 5 annotated people: asked for 2, the proposals stage returns 2 and says
+    it saw more (a lower bound: it finds 4 or 5 of them), and the JSON document says so too;
+    asked for 10, nobody is left out. A lone subject is never reported as a crowd."""
+    from localpose.export import frame_to_dict
+
+    crowd_photo = data_dir / "images" / "coco" / "000000197388.jpg"
+    with PoseEstimator(EstimatorOptions(num_poses=2), model, threads=1) as two:
+        frame = two.estimate(crowd_photo)
+        lone = two.estimate(data_dir / "mediapipe" / "pose.jpg")
+    assert len(frame) == 2 and frame.people_seen is not None and frame.people_seen >= 4
+    assert frame_to_dict(frame)["people_seen"] == frame.people_seen
+    assert len(lone) == 1 and lone.people_seen == 1 and "people_seen" not in frame_to_dict(lone)
+    with PoseEstimator(EstimatorOptions(num_poses=10), model, threads=1) as ten:
+        everyone = ten.estimate(crowd_photo)
+    assert everyone.people_seen == len(everyone) >= 4
+    with PoseEstimator(EstimatorOptions(), model, threads=1) as one:
+        single = one.estimate(data_dir / "mediapipe" / "pose.jpg")
+    assert single.people_seen == 1, "one pass counts the detector's distinct candidates"

@@ -124,6 +124,17 @@ def test_a_late_answer_does_not_overwrite_a_newer_photo(ui: Page, data_dir: Path
     assert page.get_attribute("#image-canvas", "data-name") == "pose.jpg"
 
 
+def test_people_left_out_are_reported(ui: Page, data_dir: Path):
+    """People = 2 on a photo of five: two drawn, and the status says how many more were seen."""
+    page = ui.page
+    page.fill("#num-poses", "2")
+    page.set_input_files("#image-file", str(data_dir / CROWD))
+    _wait_people(page, 2)
+    status = page.text_content("#image-status")
+    assert status.startswith("2 people found") and "more seen: raise People" in status, status
+    page.fill("#num-poses", "1")
+
+
 def test_a_failed_upload_clears_the_previous_result(ui: Page, pose_jpg: Path, tmp_path: Path):
     page = ui.page
     page.set_input_files("#image-file", str(pose_jpg))

@@ -230,8 +230,8 @@ class CrowdEngine:
             return PoseFrame.empty(size)
         frame = to_pose_frame(found, size, 0.0).replace(score=np.asarray(scores))
         frame = frame[np.argsort(-frame.score, kind="stable")]
-        kept = distinct_in_order(frame, parts_of_any=True)[: self.options.num_poses]
-        return frame[kept]
+        distinct = distinct_in_order(frame, parts_of_any=True)
+        return frame[distinct[: self.options.num_poses]].replace(people_seen=len(distinct))
 
     def _look(
         self, rgb: np.ndarray, roi: Roi, proposals: MoveNetPoses, index: int

@@ -76,6 +76,8 @@ class PoseFrame:
       [0, 1] (a 2D model's keypoint score); world (n, k, 3) metres, hip-centred (zeros for a
       2D model: `has_world` is False); score (n,); track_id (n,), -1 when untracked;
       masks (n, H, W) float in [0, 1] or None; flags: n tuples of validation flags.
+    `people_seen`: distinct people the engine found in the image before keeping the best
+    `num_poses` (None when it did not count them); more than n means some were left out.
     """
 
     image_size: tuple[int, int]
@@ -90,6 +92,7 @@ class PoseFrame:
     masks: np.ndarray | None = None
     flags: tuple[tuple[str, ...], ...] | None = None
     skeleton: str = DEFAULT_SKELETON
+    people_seen: int | None = None
 
     def __post_init__(self) -> None:
         width, height = (int(v) for v in self.image_size)

@@ -113,13 +113,15 @@ class BlazePoseEngine:
         if self.mode == "video":
             timestamp_ms = self._clock.advance(timestamp_ms)
         height, width = rgb.shape[:2]
-        rois = self._rois_for(rgb)
+        rois, left_out = self._rois_for(rgb)
         tracked = min(len(self._tracked), self.options.num_poses)  # the first `tracked` rois
         found = [(k, self.landmarks(rgb, roi)) for k, roi in enumerate(rois)]
         people = [p for _k, p in found if p]
         still_tracked = sum(1 for k, p in found if p and k < tracked)
         people = _distinct(people, (width, height), still_tracked)
         frame = to_pose_frame(people, (width, height), float(timestamp_ms))
+        if self.mode == "image":
+            frame = frame.replace(people_seen=len(frame) + left_out)
         if self.mode == "video":
             self._tracked = [p.next_roi() for p in people]
             frame = self._filtered(frame, [roi.side for roi in self._tracked], was_tracking=tracked > 0)
@@ -191,21 +193,23 @@ class BlazePoseEngine:
             self._smoother = OneEuroSmoother()
         return self._smoother.update(frame.replace(track_id=[0]), roi_sides).replace(track_id=None)
 
-    def _rois_for(self, rgb: np.ndarray) -> list[Roi]:
-        """ROIs to run the landmark model on: tracked people first, then new detections."""
+    def _rois_for(self, rgb: np.ndarray) -> tuple[list[Roi], int]:
+        """ROIs to run the landmark model on (tracked people first, then new detections), and
+        how many more distinct detections there were beyond `num_poses`."""
         wanted = self.options.num_poses
         rois = list(self._tracked[:wanted])  # only video mode tracks
+        left_out: list[Roi] = []
         if len(rois) < wanted:
             if self._proposer:
                 proposed = self._proposer(rgb, len(rois))
             else:
                 proposed = [roi for _score, roi in self.detect(rgb)]
             for roi in proposed:
-                if len(rois) >= wanted:
-                    break
-                if not any(roi.same_place(kept, self.options.min_tracking_confidence) for kept in rois):
-                    rois.append(roi)
-        return rois
+                if not any(
+                    roi.same_place(kept, self.options.min_tracking_confidence) for kept in rois + left_out
+                ):
+                    (rois if len(rois) < wanted else left_out).append(roi)
+        return rois, len(left_out)
 
     def close(self) -> None:
         self._tracked, self._smoother = [], None

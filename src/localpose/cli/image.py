@@ -182,7 +182,7 @@ def run(args: argparse.Namespace) -> int:
     draw = args.draw and args.out is not None
     outputs = _Outputs(args.out, formats, draw)
     failures = len(problems)
-    people = skipped = 0
+    people = skipped = more_seen = 0
     ray = ray_options(args)
     with PoseEstimator(estimator_options(args), model_options(args)) as estimator:
         if args.out is not None:
@@ -200,6 +200,7 @@ def run(args: argparse.Namespace) -> int:
                 outputs.results.append((item, kept))
                 skipped += 1
                 people += len(kept)
+                more_seen += _left_out(kept)
                 continue
             outcome = next(outcomes)
             if outcome.frame is None:
@@ -207,6 +208,7 @@ def run(args: argparse.Namespace) -> int:
                 bar.write(f"localpose: {item.path}: {outcome.error}", file=sys.stderr)
                 continue
             people += len(outcome.frame)
+            more_seen += _left_out(outcome.frame)
             outputs.add(item, outcome.frame, outcome.overlay)
         bar.close()
         elapsed = time.perf_counter() - started
@@ -217,10 +219,16 @@ def run(args: argparse.Namespace) -> int:
         per_image = f", {1000 * elapsed / done:.0f} ms/image" if done else ""
         where = f" -> {args.out}" if args.out else ""
         resumed = f", {skipped} done by an earlier run" if skipped else ""
+        more = f", {more_seen} more seen: use -n" if more_seen else ""
         print(
             f"localpose: {done} image(s) processed{resumed}, {failures} failed, "
-            f"{people} {'person' if people == 1 else 'people'} found"
+            f"{people} {'person' if people == 1 else 'people'} found{more}"
             f"{per_image} (model {model_name}){where}",
             file=sys.stderr,
         )
     return EXIT_FAILED_INPUTS if failures else EXIT_OK
+
+
+def _left_out(frame: PoseFrame) -> int:
+    """People the engine saw in the image beyond the `num_poses` it returned."""
+    return max(0, (frame.people_seen or 0) - len(frame))

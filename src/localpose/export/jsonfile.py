@@ -102,6 +102,8 @@ def frame_to_dict(
             "people": people,
         }
     )
+    if frame.people_seen is not None and frame.people_seen > len(frame):
+        out["people_seen"] = frame.people_seen  # more people than num_poses kept
     if extra:
         out.update(extra)
     return out
@@ -151,6 +153,7 @@ def _frame_from_dict(data: dict[str, Any]) -> PoseFrame:
         timestamp_ms=data.get("timestamp_ms", 0.0),
         flags=[p.get("flags", []) for p in people],
         skeleton=layout.name,
+        people_seen=data.get("people_seen"),
     )
 
 

@@ -127,7 +127,8 @@ class MoveNetEngine:
                 )
         frame = to_pose_frame(MoveNetPoses.concatenate(found), size)
         frame = frame[np.argsort(-frame.score, kind="stable")]
-        return frame[distinct_in_order(frame, parts_of_any=True)[: self.options.num_poses]]
+        distinct = distinct_in_order(frame, parts_of_any=True)
+        return frame[distinct[: self.options.num_poses]].replace(people_seen=len(distinct))
 
     def close(self) -> None:
         self._crop = None
