@@ -200,3 +200,24 @@ def test_people_left_out_by_num_poses_are_counted(model: ModelBundle, data_dir: 
     with PoseEstimator(EstimatorOptions(), model, threads=1) as one:
         single = one.estimate(data_dir / "mediapipe" / "pose.jpg")
     assert single.people_seen == 1, "one pass counts the detector's distinct candidates"
+
+
+def test_asked_for_fewer_the_most_prominent_people_are_kept(
+    crowd, model: ModelBundle, data_dir: Path
+) -> None:
+    """On COCO 197388 (five skiers), asked for 2: the two large skiers in the middle are kept,
+    not the small ones at the edges that score a little higher (`metrics.most_prominent`):
+    each kept person's box is larger than every person left out."""
+    photo = data_dir / "images" / "coco" / "000000197388.jpg"
+    everyone = crowd.estimate(photo)
+    with PoseEstimator(EstimatorOptions(num_poses=2), model, threads=1) as two:
+        kept = two.estimate(photo)
+    assert len(kept) == 2 and len(everyone) >= 4
+
+    def area(box) -> float:
+        return float((box[2] - box[0]) * (box[3] - box[1]))
+
+    kept_areas = [area(b) for b in kept.boxes]
+    left_out = [area(b) for b in everyone.boxes if not any(np.allclose(b, k, atol=2) for k in kept.boxes)]
+    assert left_out and min(kept_areas) > max(left_out), (kept_areas, left_out)
+    assert list(kept.score) == sorted(kept.score, reverse=True), "still best score first"

@@ -48,7 +48,7 @@ from localpose.blazepose.landmarks import PersonEstimate
 from localpose.blazepose.pipeline import BlazePoseEngine, to_pose_frame
 from localpose.blazepose.regions import ROI_SCALE, Roi
 from localpose.engine.interface import RunningMode, check_rgb
-from localpose.metrics import DUPLICATE_OKS, distinct_in_order, object_keypoint_similarity
+from localpose.metrics import DUPLICATE_OKS, distinct_in_order, most_prominent, object_keypoint_similarity
 from localpose.movenet.network import MoveNetNetwork
 from localpose.movenet.processing import (
     MIN_CROP_KEYPOINT_SCORE,
@@ -231,7 +231,8 @@ class CrowdEngine:
         frame = to_pose_frame(found, size, 0.0).replace(score=np.asarray(scores))
         frame = frame[np.argsort(-frame.score, kind="stable")]
         distinct = distinct_in_order(frame, parts_of_any=True)
-        return frame[distinct[: self.options.num_poses]].replace(people_seen=len(distinct))
+        kept = most_prominent(frame, distinct, self.options.num_poses)
+        return frame[kept].replace(people_seen=len(distinct))
 
     def _look(
         self, rgb: np.ndarray, roi: Roi, proposals: MoveNetPoses, index: int

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from localpose.result import PoseFrame
@@ -13,6 +15,7 @@ __all__ = [
     "box_iou",
     "distinct_in_order",
     "keep_distinct_people",
+    "most_prominent",
     "object_keypoint_similarity",
     "oks_both_visible",
     "pairwise_oks",
@@ -109,6 +112,24 @@ def distinct_in_order(frame: PoseFrame, tracked: int = 0, parts_of_any: bool = F
         if not (repeats or part):
             kept.append(i)
     return kept
+
+
+def most_prominent(frame: PoseFrame, indices: Sequence[int], count: int) -> list[int]:
+    """The `count` people of `indices` that stand out most, in their given order.
+
+    Prominence is score x sqrt(box area): a person twice as tall counts twice as much, so when
+    more people are seen than asked for, a large subject with a fair score is kept before a
+    small bystander with a good one (on a COCO photo of five skiers, asked for two: the two in
+    the middle, 0.80 and 0.62, before the small ones at the edges, 0.85 and 0.84).
+    """
+    indices = list(indices)
+    if len(indices) <= count:
+        return indices
+    boxes = frame.boxes[indices]
+    areas = np.clip(boxes[:, 2] - boxes[:, 0], 0, None) * np.clip(boxes[:, 3] - boxes[:, 1], 0, None)
+    prominence = frame.score[indices] * np.sqrt(areas)
+    chosen = set(np.argsort(-prominence, kind="stable")[:count].tolist())
+    return [index for k, index in enumerate(indices) if k in chosen]
 
 
 def _inside(box: np.ndarray, other: np.ndarray) -> float:

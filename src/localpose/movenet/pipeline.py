@@ -22,7 +22,7 @@ import numpy as np
 
 from localpose.crowd import ProposalNetwork, agreement
 from localpose.engine.interface import RunningMode, VideoClock, check_rgb
-from localpose.metrics import DUPLICATE_OKS, distinct_in_order
+from localpose.metrics import DUPLICATE_OKS, distinct_in_order, most_prominent
 from localpose.movenet.network import MoveNetNetwork
 from localpose.movenet.processing import (
     Crop,
@@ -128,7 +128,8 @@ class MoveNetEngine:
         frame = to_pose_frame(MoveNetPoses.concatenate(found), size)
         frame = frame[np.argsort(-frame.score, kind="stable")]
         distinct = distinct_in_order(frame, parts_of_any=True)
-        return frame[distinct[: self.options.num_poses]].replace(people_seen=len(distinct))
+        kept = most_prominent(frame, distinct, self.options.num_poses)
+        return frame[kept].replace(people_seen=len(distinct))
 
     def close(self) -> None:
         self._crop = None
