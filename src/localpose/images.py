@@ -25,6 +25,7 @@ __all__ = [
     "ImageSource",
     "check_size",
     "decode_image",
+    "image_files",
     "load_image",
     "looks_like_image",
     "to_rgb",
@@ -39,6 +40,13 @@ IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp"})
 """File name endings taken for images when a folder is searched (the content decides in the end)."""
 FORMATS_TEXT = "JPEG, PNG, WebP or BMP"
 """The accepted formats, in words, for messages."""
+
+
+def image_files(folder: Path) -> list[Path]:
+    """The files under `folder` (searched recursively) whose names end like images, sorted."""
+    return sorted(p for p in Path(folder).rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
 _MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"BM")
 
 

@@ -21,8 +21,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from localpose.bench import photos, shared_data
 from localpose.cli.progress import progress_bar
-from localpose.images import IMAGE_SUFFIXES
 
 __all__ = ["register", "run_benchmark"]
 
@@ -206,20 +206,18 @@ def _same(a: object, b: object) -> bool:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from localpose.bench import shared_data
     from localpose.cluster import require_ray
     from localpose.errors import EXIT_OK, EXIT_USAGE
 
     require_ray()
     folder = args.folder or shared_data("images")
     video = args.video or shared_data(DEFAULT_VIDEO)
-    found = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES) if folder else []
-    if not found or video is None or not video.is_file():
+    images = photos(folder, args.images)
+    if not images or video is None or not video.is_file():
         print("localpose: bench cluster needs --folder (photos) and --video", file=sys.stderr)
         return EXIT_USAGE
-    photos = [found[k % len(found)] for k in range(args.images)]
     with tempfile.TemporaryDirectory(prefix="localpose-bench-cluster-") as scratch:
-        results = run_benchmark(photos, video, args.workers, args.ray, args.repeat, Path(scratch))
+        results = run_benchmark(images, video, args.workers, args.ray, args.repeat, Path(scratch))
     args.out.write_text(json.dumps(results, indent=1) + "\n")
     print(f"{args.workers} worker processes vs {args.workers} Ray actors ({results['ray']['cluster']})")
     print(f"{'task':8} {'run':6} {'seconds':>8} {'per s':>8} {'peak MB':>8}  overhead")

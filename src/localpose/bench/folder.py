@@ -19,8 +19,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from localpose.bench import photos, shared_data
 from localpose.cli.progress import progress_bar
-from localpose.images import IMAGE_SUFFIXES
 from localpose.options import ModelOptions, default_workers
 
 __all__ = ["register", "run_benchmark"]
@@ -49,11 +49,6 @@ def register(benches: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=_run)
 
 
-def _files(folder: Path, count: int) -> list[Path]:
-    found = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-    return [found[k % len(found)] for k in range(count)] if found else []
-
-
 def _timed(run: Callable[[object], int], estimator: object) -> tuple[float, int]:
     """Seconds `run(estimator)` took, and what it returned (people found)."""
     started = time.perf_counter()
@@ -76,7 +71,7 @@ def run_benchmark(
     from localpose.models import load_model
     from localpose.options import EstimatorOptions
 
-    files = _files(folder, images)
+    files = photos(folder, images)
     if not files:
         raise FileNotFoundError(f"no photos in {folder}")
     model = load_model(model_options)
@@ -134,7 +129,6 @@ def run_benchmark(
 
 
 def _run(args: argparse.Namespace) -> int:
-    from localpose.bench import shared_data
     from localpose.cli.common import model_options
     from localpose.errors import EXIT_OK, EXIT_USAGE
 

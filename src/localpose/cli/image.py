@@ -16,7 +16,7 @@ from localpose.cli.progress import progress_bar
 from localpose.estimate import PoseEstimator
 from localpose.export import coco_image_ids, coco_images, coco_results, frame_to_dict, write_csv
 from localpose.export.openpose import OPENPOSE_FOLDER, openpose_dict
-from localpose.images import IMAGE_SUFFIXES
+from localpose.images import image_files
 from localpose.manifest import Manifest, atomic_path, fingerprint
 from localpose.result import PoseFrame
 
@@ -81,7 +81,7 @@ def collect_inputs(paths: list[Path]) -> tuple[list[_Input], list[str]]:
     problems: list[str] = []
     for path in paths:
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            found = image_files(path)
             if not found:
                 problems.append(f"{path}: no images in this folder")
             inputs.extend(_Input(p, str(p.relative_to(path).with_suffix(""))) for p in found)
