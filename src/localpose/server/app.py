@@ -49,7 +49,7 @@ from localpose.server.guard import ServiceGuard
 from localpose.server.jobs import JobStore, VideoJob, result_budget
 from localpose.server.live_pool import LivePool
 from localpose.server.options import ServerOptions
-from localpose.server.pool import EstimatorPool, estimate_image, render_image
+from localpose.server.pool import EstimatorPool, WorkerSetup, estimate_image, render_image
 from localpose.server.uploads import receive_video, uploaded_image, uploaded_images
 
 __all__ = ["create_app"]
@@ -133,11 +133,10 @@ def key_accepted(options: ServerOptions, headers: Any) -> bool:
 
 def create_app(options: ServerOptions, model: ModelBundle) -> FastAPI:
     """The service: worker pool, job store and routes, started and stopped with the app."""
-    pool = EstimatorPool(
-        model, options.workers, options.queue_size, options.limits, options.runtime, options.model.cache_dir
-    )
+    setup = WorkerSetup(model, options.limits, options.runtime, options.model.cache_dir)
+    pool = EstimatorPool(setup, options.workers, options.queue_size)
     jobs = JobStore(options.jobs_dir, model, options.job_ttl_s, options.jobs_max_bytes)
-    live = LivePool(model, options.live_sessions, options.limits, options.runtime, options.model.cache_dir)
+    live = LivePool(setup, options.live_sessions)
 
     async def warm_up() -> None:
         await pool.warm()

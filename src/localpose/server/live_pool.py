@@ -23,17 +23,16 @@ import logging
 import multiprocessing
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 from localpose.errors import BusyError, RequestTimeoutError, WorkerLostError
-from localpose.models import ModelBundle
-from localpose.options import EstimatorOptions, ImageLimits, RuntimeChoice
+from localpose.options import EstimatorOptions
 from localpose.result import PoseFrame
 from localpose.server.pool import (
     RESTART_DELAYS_S,
     START_TIMEOUT_S,
     NotDeliveredError,
     WorkerProcess,
+    WorkerSetup,
     live_close,
     live_frame,
     live_open,
@@ -83,16 +82,9 @@ _LOST = "the live session's process stopped; it is being replaced, start a new s
 class LivePool:
     """At most `sessions` live sessions, each in its own worker process, plus one spare."""
 
-    def __init__(
-        self,
-        model: ModelBundle,
-        sessions: int,
-        limits: ImageLimits,
-        runtime: RuntimeChoice = "auto",
-        model_cache: Any = None,
-    ) -> None:
+    def __init__(self, setup: WorkerSetup, sessions: int) -> None:
         self._context = multiprocessing.get_context("spawn")
-        self._initargs = (model, model_cache, limits, runtime)
+        self._initargs = setup.initargs
         self.sessions = sessions
         self.threads = ThreadPoolExecutor(sessions + 1, thread_name_prefix="localpose-live")
         self._indexes = itertools.count()

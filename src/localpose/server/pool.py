@@ -47,6 +47,7 @@ from localpose.result import PoseFrame
 __all__ = [
     "EstimatorPool",
     "WorkerProcess",
+    "WorkerSetup",
     "estimate_image",
     "live_close",
     "live_frame",
@@ -302,20 +303,29 @@ class _Job:
     worker: WorkerProcess | None = None
 
 
+@dataclass(frozen=True)
+class WorkerSetup:
+    """What every worker process of the server starts with (estimator and live workers alike)."""
+
+    model: ModelBundle
+    """The server's own model."""
+    limits: ImageLimits
+    runtime: RuntimeChoice = "auto"
+    model_cache: Any = None
+    """Where models asked for by name are loaded from."""
+
+    @property
+    def initargs(self) -> tuple:
+        """`_worker_main`'s arguments after the pipe and the role."""
+        return (self.model, self.model_cache, self.limits, self.runtime)
+
+
 class EstimatorPool:
     """N worker processes, kept at strength, and a bounded number of requests in flight."""
 
-    def __init__(
-        self,
-        model: ModelBundle,
-        workers: int,
-        queue_size: int,
-        limits: ImageLimits,
-        runtime: RuntimeChoice = "auto",
-        model_cache: Any = None,
-    ) -> None:
+    def __init__(self, setup: WorkerSetup, workers: int, queue_size: int) -> None:
         self._context = multiprocessing.get_context("spawn")
-        self._initargs = (model, model_cache, limits, runtime)
+        self._initargs = setup.initargs
         self._lone_threads = lone_threads()
         self.workers = workers
         self.capacity = workers + queue_size
