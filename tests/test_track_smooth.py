@@ -68,6 +68,31 @@ def test_a_far_jump_is_a_new_person(person: PoseFrame) -> None:
     assert list(tracker.update(scene(person, [250], 33)).track_id) == [1]
 
 
+def test_a_changed_pose_near_where_someone_was_lost_keeps_their_id(person: PoseFrame) -> None:
+    """Lost for 200 ms, then seen again upside down (a jump or a fall: no pose similarity left)
+    half a body height to the side: the same id (`reentry_reach`). Two body heights away, or
+    with the rule off: a new id."""
+    small = shifted(person, -200, 0, 0.3)
+    height = float(np.ptp(small.xy[0, :, 1]))
+
+    def flipped(dx: float, t_ms: float) -> PoseFrame:
+        xy = small.xy.copy()
+        centre = xy[0].mean(axis=0)
+        xy[0, :, 1] = 2 * centre[1] - xy[0, :, 1]  # mirrored top to bottom
+        xy[0, :, 0] += dx
+        return small.replace(xy=xy, timestamp_ms=t_ms)
+
+    for dx, options, expected in (
+        (0.5 * height, TrackerOptions(), 0),
+        (2.0 * height, TrackerOptions(), 1),
+        (0.5 * height, TrackerOptions(reentry_reach=0), 1),
+    ):
+        tracker = PoseTracker(options)
+        assert list(tracker.update(small).track_id) == [0]
+        tracker.update(PoseFrame.empty(person.image_size, 100))
+        assert list(tracker.update(flipped(dx, 200)).track_id) == [expected], (dx, options)
+
+
 def test_duplicates_are_dropped_keeping_the_best(person: PoseFrame) -> None:
     twin = shifted(person, 3, 0).replace(score=[0.95])
     frame = PoseFrame.concatenate([person, twin, scene(person, [300], 0)])

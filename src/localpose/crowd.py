@@ -280,21 +280,26 @@ class ProposalRegions:
 
     BlazePose's tracker hands each person's region from frame to frame; while fewer people are
     tracked than asked for, this replaces the detector's candidates (which see one prominent
-    person) with one region per MultiPose person (`proposal_roi`). MultiPose runs at once when
-    someone was lost since the last call, else on every `every`-th call (a newcomer waits at
-    most that many frames; MultiPose, with its tiles on large frames, costs several landmark runs).
+    person) with one region per MultiPose person (`proposal_roi`). It is called on every frame
+    with the number tracked, so it sees a person being lost: MultiPose then runs at once, else
+    on every `every`-th frame while fewer than `wanted` are tracked (a newcomer waits at most
+    that many frames; MultiPose, with its tiles on large frames, costs several landmark runs),
+    and never while everyone asked for is tracked.
     """
 
-    def __init__(self, threads: int = 1, every: int = PROPOSE_EVERY) -> None:
+    def __init__(self, wanted: int, threads: int = 1, every: int = PROPOSE_EVERY) -> None:
         self._proposals = ProposalNetwork(threads)
+        self._wanted = wanted
         self._every = max(1, every)
         self._calls = 0
         self._tracked: int | None = None
 
     def __call__(self, rgb: np.ndarray, tracked: int) -> list[Roi]:
-        """Regions for new people, given how many are tracked now (none on skipped calls)."""
+        """Regions for new people, given how many are tracked now (none on skipped frames)."""
         lost = self._tracked is None or tracked < self._tracked
         self._tracked = tracked
+        if tracked >= self._wanted:
+            return []
         self._calls = 0 if lost else self._calls + 1
         if self._calls % self._every:
             return []

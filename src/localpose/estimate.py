@@ -43,7 +43,7 @@ def compose_engine(
     if model.family == "blazepose" and resolve_runtime(options.runtime) == "litert":
         from localpose.crowd import CrowdEngine, ProposalRegions
 
-        proposer = ProposalRegions(threads) if mode == "video" and several else None
+        proposer = ProposalRegions(options.num_poses, threads) if mode == "video" and several else None
         engine = create_engine(model, options, mode, threads, proposer)
         if mode == "image" and options.image_stage == "proposals":
             return CrowdEngine(engine, options, threads)  # type: ignore[arg-type]

@@ -34,14 +34,19 @@ class TrackerOptions:
     """Share of keypoint similarity (the rest is box IoU) in the matching score."""
     duplicate_similarity: float = 0.4
     """Two people of one frame this similar are one person seen twice: the lower-scored is dropped."""
+    reentry_reach: float = 1.0
+    """A person no track's pose matches takes the id of a track unmatched in this frame (seen
+    within `max_gap_ms`) whose last box centre lies within this many body heights (the larger
+    box's height) of theirs: a jump, a fall or a fast turn changes the pose more than the place.
+    0 turns this off."""
 
     def __post_init__(self) -> None:
         for name in ("min_similarity", "min_visibility", "oks_weight", "duplicate_similarity"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise InvalidOptionError(f"{name} must be between 0 and 1, got {value}")
-        if self.max_gap_ms < 0:
-            raise InvalidOptionError(f"max_gap_ms must be >= 0, got {self.max_gap_ms}")
+        if self.max_gap_ms < 0 or self.reentry_reach < 0:
+            raise InvalidOptionError("max_gap_ms and reentry_reach must be >= 0")
 
 
 def match_scores(frame: PoseFrame, reference: PoseFrame, options: TrackerOptions | None = None) -> np.ndarray:
@@ -153,11 +158,31 @@ class PoseTracker:
         lost = [t for t in self._tracks if t.last_seen_ms != latest]
         for tracks in (recent, lost):
             self._match(frame, tracks, ids, now)
+        self._match_by_place(frame, [t for t in self._tracks if t.last_seen_ms != now], ids, now)
         for r in np.flatnonzero(ids < 0):
             ids[r] = self._next_id
             self._tracks.append(_Track(self._next_id, frame[[int(r)]], now))
             self._next_id += 1
         return frame.replace(track_id=ids)
+
+    def _match_by_place(self, frame: PoseFrame, tracks: list[_Track], ids: np.ndarray, now: float) -> None:
+        """Still unmatched people to unmatched tracks by where they were (`reentry_reach`)."""
+        free = np.flatnonzero(ids < 0)
+        if not tracks or not len(free) or self.options.reentry_reach <= 0:
+            return
+        new = frame[free].boxes
+        old = PoseFrame.concatenate([t.last for t in tracks]).boxes
+        centre_new = (new[:, :2] + new[:, 2:]) / 2
+        centre_old = (old[:, :2] + old[:, 2:]) / 2
+        height = np.maximum((new[:, 3] - new[:, 1])[:, None], (old[:, 3] - old[:, 1])[None, :])
+        reach = np.linalg.norm(centre_new[:, None] - centre_old[None, :], axis=2) / np.maximum(height, 1.0)
+        rows, cols = linear_assignment(reach)
+        for r, c in zip(rows, cols, strict=True):
+            if reach[r, c] <= self.options.reentry_reach:
+                person = int(free[r])
+                ids[person] = tracks[c].track_id
+                tracks[c].last = frame[[person]]
+                tracks[c].last_seen_ms = now
 
     def _match(self, frame: PoseFrame, tracks: list[_Track], ids: np.ndarray, now: float) -> None:
         """Hungarian assignment of the still unmatched people to `tracks` (fills `ids`)."""

@@ -199,16 +199,15 @@ class BlazePoseEngine:
         wanted = self.options.num_poses
         rois = list(self._tracked[:wanted])  # only video mode tracks
         left_out: list[Roi] = []
-        if len(rois) < wanted:
-            if self._proposer:
-                proposed = self._proposer(rgb, len(rois))
-            else:
-                proposed = [roi for _score, roi in self.detect(rgb)]
-            for roi in proposed:
-                if not any(
-                    roi.same_place(kept, self.options.min_tracking_confidence) for kept in rois + left_out
-                ):
-                    (rois if len(rois) < wanted else left_out).append(roi)
+        proposed: list[Roi] = []
+        if self._proposer is not None:  # told on every frame, so it sees someone being lost
+            proposed = self._proposer(rgb, len(rois))
+        elif len(rois) < wanted:
+            proposed = [roi for _score, roi in self.detect(rgb)]
+        for roi in proposed:
+            kept_so_far = rois + left_out
+            if not any(roi.same_place(kept, self.options.min_tracking_confidence) for kept in kept_so_far):
+                (rois if len(rois) < wanted else left_out).append(roi)
         return rois, len(left_out)
 
     def close(self) -> None:
