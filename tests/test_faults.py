@@ -573,7 +573,8 @@ def test_killed_live_worker_ends_only_its_session(
 
     def settled() -> bool:  # no session of an earlier test still starting or ending; the spare up
         live = httpx.get(fault_server.url + "/readyz").json().get("live", {})
-        return live.get("in_use") == 0 and len(_workers(fault_server, "live")) == 1
+        idle = live.get("in_use") == 0 and live.get("spare_ready") is True
+        return idle and len(_workers(fault_server, "live")) == 1
 
     deadline = time.monotonic() + 60
     while not (settled() and (time.sleep(0.5) or settled())) and time.monotonic() < deadline:

@@ -67,7 +67,7 @@ def test_health_ready_and_info(client: httpx.Client, model: ModelBundle) -> None
         "status": "ready",
         "workers": 2,
         "restarts": 0,
-        "live": {"sessions": 4, "in_use": 0, "restarts": 0},
+        "live": {"sessions": 4, "in_use": 0, "spare_ready": ready["live"]["spare_ready"], "restarts": 0},
     }
     info = client.get(f"{API}/info").json()
     assert info["model"]["sha256"] == model.sha256

@@ -212,7 +212,12 @@ def _add_health_routes(
                 "status": "ready",
                 "workers": pool.workers,
                 "restarts": pool.restarts,
-                "live": {"sessions": live.sessions, "in_use": live.in_use, "restarts": live.restarts},
+                "live": {
+                    "sessions": live.sessions,
+                    "in_use": live.in_use,
+                    "spare_ready": live.spare_ready,
+                    "restarts": live.restarts,
+                },
             }
         )
 

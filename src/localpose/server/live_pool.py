@@ -106,6 +106,14 @@ class LivePool:
         """A live worker died and no spare is ready yet."""
         return self._lost_at is not None
 
+    @property
+    def spare_ready(self) -> bool:
+        """A started live worker is waiting for the next session."""
+        spare = self._spare
+        if spare is None or not spare.done() or spare.cancelled() or spare.exception() is not None:
+            return False
+        return not spare.result().dead
+
     def warm(self) -> None:
         """Start the spare (call on the event loop)."""
         self._ensure_spare()
