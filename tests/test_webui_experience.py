@@ -7,6 +7,7 @@ would leave 127.0.0.1 is refused by the browser context, as on a machine without
 from __future__ import annotations
 
 import base64
+import io
 import json
 import re
 import shutil
@@ -16,6 +17,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
+from PIL import Image
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from server_support import RunningServer
@@ -96,11 +98,12 @@ def test_docs_and_redoc_render_offline_and_there_is_a_favicon(ui: Page, webui_se
     page.goto(webui_server.url + "/redoc")
     page.wait_for_selector("redoc h1", timeout=30_000)
     assert "localpose" in page.text_content("redoc h1")
-    for path in ("/favicon.ico", "/favicon.svg"):
+    for path in ("/favicon.ico", "/favicon.png"):
         response = httpx.get(webui_server.url + path, timeout=10)
-        assert response.status_code == 200 and response.content.startswith(b"<svg")
+        assert response.status_code == 200 and response.headers["content-type"] == "image/png"
+        assert Image.open(io.BytesIO(response.content)).size == (32, 32)
     page.goto(webui_server.url + "/")
-    assert page.get_attribute("link[rel=icon]", "href") == "/favicon.svg"
+    assert page.get_attribute("link[rel=icon]", "href") == "/favicon.png"
 
 
 def test_result_panel_is_hidden_until_there_is_a_result(ui: Page):

@@ -24,7 +24,7 @@ _PAGE = """<!doctype html>
   <meta charset="utf-8">
   <meta name="viewport" content="width=device-width, initial-scale=1">
   <title>{title}</title>
-  <link rel="icon" href="/favicon.svg" type="image/svg+xml">
+  <link rel="icon" href="/favicon.png" type="image/png">
   {head}
 </head>
 <body>
@@ -35,7 +35,7 @@ _PAGE = """<!doctype html>
 
 
 def add_docs_routes(app: FastAPI) -> None:
-    """/docs, /redoc, /favicon.svg and /favicon.ico, all from files installed with localpose."""
+    """/docs, /redoc, /favicon.png and /favicon.ico, all from files installed with localpose."""
     assets = resources.files("fastapi_offline") / "static"
     static = resources.files("localpose.server") / "static"
     app.mount(ASSETS, StaticFiles(directory=str(assets)), name="docs-assets")
@@ -65,7 +65,7 @@ def add_docs_routes(app: FastAPI) -> None:
     async def redoc_page() -> HTMLResponse:
         return HTMLResponse(redoc)
 
-    @app.get("/favicon.svg", include_in_schema=False)
-    @app.get("/favicon.ico", include_in_schema=False)
+    @app.get("/favicon.png", include_in_schema=False)
+    @app.get("/favicon.ico", include_in_schema=False)  # browsers ask for it; a PNG is accepted there
     async def favicon() -> FileResponse:
-        return FileResponse(str(static / "favicon.svg"), media_type="image/svg+xml")
+        return FileResponse(str(static / "favicon.png"), media_type="image/png")
