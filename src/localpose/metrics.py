@@ -100,7 +100,7 @@ def distinct_in_order(frame: PoseFrame, tracked: int = 0, parts_of_any: bool = F
         return list(range(len(frame)))
     similarity = pairwise_oks(frame, frame)
     boxes = frame.boxes
-    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    areas = _areas(boxes)
     kept: list[int] = []
     for i in range(len(frame)):
         repeats = any(max(similarity[i, j], similarity[j, i]) >= DUPLICATE_OKS for j in kept)
@@ -125,11 +125,14 @@ def most_prominent(frame: PoseFrame, indices: Sequence[int], count: int) -> list
     indices = list(indices)
     if len(indices) <= count:
         return indices
-    boxes = frame.boxes[indices]
-    areas = np.clip(boxes[:, 2] - boxes[:, 0], 0, None) * np.clip(boxes[:, 3] - boxes[:, 1], 0, None)
-    prominence = frame.score[indices] * np.sqrt(areas)
+    prominence = frame.score[indices] * np.sqrt(_areas(frame.boxes[indices]))
     chosen = set(np.argsort(-prominence, kind="stable")[:count].tolist())
     return [index for k, index in enumerate(indices) if k in chosen]
+
+
+def _areas(boxes: np.ndarray) -> np.ndarray:
+    """Areas of (x0, y0, x1, y1) boxes."""
+    return (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
 
 
 def _inside(box: np.ndarray, other: np.ndarray) -> float:

@@ -45,8 +45,9 @@ class TrackerOptions:
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise InvalidOptionError(f"{name} must be between 0 and 1, got {value}")
-        if self.max_gap_ms < 0 or self.reentry_reach < 0:
-            raise InvalidOptionError("max_gap_ms and reentry_reach must be >= 0")
+        for name in ("max_gap_ms", "reentry_reach"):
+            if getattr(self, name) < 0:
+                raise InvalidOptionError(f"{name} must be >= 0, got {getattr(self, name)}")
 
 
 def match_scores(frame: PoseFrame, reference: PoseFrame, options: TrackerOptions | None = None) -> np.ndarray:
@@ -176,13 +177,7 @@ class PoseTracker:
         centre_old = (old[:, :2] + old[:, 2:]) / 2
         height = np.maximum((new[:, 3] - new[:, 1])[:, None], (old[:, 3] - old[:, 1])[None, :])
         reach = np.linalg.norm(centre_new[:, None] - centre_old[None, :], axis=2) / np.maximum(height, 1.0)
-        rows, cols = linear_assignment(reach)
-        for r, c in zip(rows, cols, strict=True):
-            if reach[r, c] <= self.options.reentry_reach:
-                person = int(free[r])
-                ids[person] = tracks[c].track_id
-                tracks[c].last = frame[[person]]
-                tracks[c].last_seen_ms = now
+        _assign(frame, free, tracks, -reach, reach <= self.options.reentry_reach, ids, now)
 
     def _match(self, frame: PoseFrame, tracks: list[_Track], ids: np.ndarray, now: float) -> None:
         """Hungarian assignment of the still unmatched people to `tracks` (fills `ids`)."""
@@ -191,10 +186,24 @@ class PoseTracker:
             return
         reference = PoseFrame.concatenate([t.last for t in tracks])
         similarity = match_scores(frame[free], reference, self.options)
-        rows, cols = linear_assignment(-similarity)
-        for r, c in zip(rows, cols, strict=True):
-            if similarity[r, c] >= self.options.min_similarity:
-                person = int(free[r])
-                ids[person] = tracks[c].track_id
-                tracks[c].last = frame[[person]]
-                tracks[c].last_seen_ms = now
+        _assign(frame, free, tracks, similarity, similarity >= self.options.min_similarity, ids, now)
+
+
+def _assign(
+    frame: PoseFrame,
+    free: np.ndarray,
+    tracks: list[_Track],
+    score: np.ndarray,
+    accept: np.ndarray,
+    ids: np.ndarray,
+    now: float,
+) -> None:
+    """Hungarian assignment of the people `free` to `tracks` maximising `score` (rows: free,
+    columns: tracks); a pair is kept only where `accept`; `ids` and the tracks are updated."""
+    rows, cols = linear_assignment(-score)
+    for r, c in zip(rows, cols, strict=True):
+        if accept[r, c]:
+            person = int(free[r])
+            ids[person] = tracks[c].track_id
+            tracks[c].last = frame[[person]]
+            tracks[c].last_seen_ms = now

@@ -106,13 +106,18 @@ class LivePool:
         """A live worker died and no spare is ready yet."""
         return self._lost_at is not None
 
+    def _started_spare(self) -> WorkerProcess | None:
+        """The spare, if it has started (it may have died since)."""
+        spare = self._spare
+        if spare is None or not spare.done() or spare.cancelled() or spare.exception() is not None:
+            return None
+        return spare.result()
+
     @property
     def spare_ready(self) -> bool:
         """A started live worker is waiting for the next session."""
-        spare = self._spare
-        if spare is None or not spare.done() or spare.cancelled() or spare.exception() is not None:
-            return False
-        return not spare.result().dead
+        spare = self._started_spare()
+        return spare is not None and not spare.dead
 
     def warm(self) -> None:
         """Start the spare (call on the event loop)."""
@@ -168,13 +173,12 @@ class LivePool:
         pid, exitcode = worker.process.pid, worker.process.exitcode
         _log.warning("live worker %d (pid %s) died (exit code %s)", worker.index, pid, exitcode)
         self.restarts += 1
-        spare = self._spare
-        if spare is not None and spare.done() and not spare.cancelled() and spare.exception() is None:
-            if spare.result() is worker:  # the spare itself died
-                self._spare = None
-            else:  # a spare is ready: new sessions are not affected
-                self.last_recovery_s = 0.0
-                return
+        spare = self._started_spare()
+        if spare is worker:  # the spare itself died
+            self._spare = None
+        elif spare is not None:  # a spare is ready: new sessions are not affected
+            self.last_recovery_s = 0.0
+            return
         self._lost_at = time.monotonic()
         self._ensure_spare()
 
@@ -192,10 +196,10 @@ class LivePool:
             loop = asyncio.get_running_loop()
             try:
                 await loop.run_in_executor(self.threads, worker.call, live_open, (options,))
-            except NotDeliveredError:
-                raise WorkerLostError(_LOST) from None
-            except BaseException:
+            except BaseException as exc:  # a dead worker is stopped (its pipe closed) too
                 await self.release(worker, counted=False)
+                if isinstance(exc, NotDeliveredError):
+                    raise WorkerLostError(_LOST) from None
                 raise
         except BaseException:
             self.in_use -= 1

@@ -64,7 +64,7 @@ START_TIMEOUT_S = 120.0  # a worker that has not loaded the model by then is kil
 RESTART_DELAYS_S = (0.0, 1.0, 2.0, 5.0, 10.0, 30.0)  # after consecutive failed starts
 _ESTIMATORS_KEPT = 4  # (model, option set)s whose engines a worker keeps (each holds the networks)
 _MODELS_KEPT = 2  # models besides the server's own that a worker keeps, loaded from the cache by name
-STOP_TIMEOUT_S = 5.0
+_STOP_TIMEOUT_S = 5.0
 
 
 class NotDeliveredError(Exception):
@@ -149,7 +149,7 @@ def _worker_main(
     if role == "estimator":
         _estimator(EstimatorOptions(), None, lone_threads()).threads = 1
     else:  # a first session built and dropped: the runtime imported, a new session's start halved
-        live_open(EstimatorOptions())
+        live_open(EstimatorOptions(runtime=runtime))
         live_close()
     conn.send(("ready", os.getpid()))
     while True:
@@ -205,11 +205,12 @@ def render_image(
 
 
 def live_open(options: EstimatorOptions) -> None:
-    """Start this live worker's session (video mode, tracking, flags, smoothing) on `options`."""
+    """Start this live worker's session (video mode, tracking, flags, smoothing) on `options`
+    (whose runtime the server has set to its own)."""
     from localpose.live import LiveSession
 
     live_close()
-    _WorkerState.live = LiveSession(replace(options, runtime=_WorkerState.runtime), _model(None))
+    _WorkerState.live = LiveSession(options, _model(None))
 
 
 def live_frame(data: bytes, timestamp_ms: float) -> PoseFrame:
@@ -275,7 +276,7 @@ class WorkerProcess:
         self.dead = True
         with contextlib.suppress(OSError):
             self.conn.send(None)
-        self.process.join(STOP_TIMEOUT_S)
+        self.process.join(_STOP_TIMEOUT_S)
         if self.process.is_alive():
             self.process.kill()
             self.process.join()
